@@ -24,7 +24,6 @@ import scipy.sparse as sp
 
 from ._validation import check_positive, check_random_state
 from .neighbors import (
-    _BOUNDARY_EPS,
     _EDGE_CHUNK,
     block_rows_for,
     csr_gather_rows,
@@ -142,7 +141,11 @@ def ivf_delta_ball_graph(Xn: np.ndarray, delta: float, *, n_cells: int | None = 
     pair = (pair + pair.T).tocsr()
     pair.sort_indices()
 
-    thr = 1.0 - delta * delta / 2.0
+    from .strategies._screen import ScreenedTiles, exact_within
+
+    # The exact build's proven float32 screen: no pair is decided by rounding.
+    screen = ScreenedTiles(Xn, delta)
+    zero = screen.zero_rows
     row_ptr = np.zeros(n + 1, dtype=np.int64)  # row lengths, in `order` position
     idx_dtype = np.int32 if n < 2**31 else np.int64
     # One index buffer sized from a sampled ball size (grown if needed) instead
@@ -169,14 +172,14 @@ def ivf_delta_ball_graph(Xn: np.ndarray, delta: float, *, n_cells: int | None = 
         # Cells are uneven; tile the query rows so one product stays ~256 MiB.
         for sl in iter_row_blocks(qa.size, block_rows_for(cand.size)):
             S = Xn[qa[sl]] @ Xc.T
-            r, c = np.nonzero(S > thr - _BOUNDARY_EPS)
-            vals = S[r, c]
-            keep = vals > thr
-            near = np.abs(vals - thr) < _BOUNDARY_EPS
-            if near.any():
-                diff = (Xn[qa[sl][r[near]]].astype(np.float64)
-                        - Xn[cand[c[near]]].astype(np.float64))
-                keep[near] = np.sqrt(np.einsum("ij,ij->i", diff, diff)) < delta
+            if zero.size:  # zero rows are always measured in float64
+                S[:, np.isin(cand, zero)] = screen.mid
+                S[np.isin(qa[sl], zero)] = screen.mid
+            r, c = np.nonzero(S > screen.lo)
+            keep = S[r, c] > screen.hi
+            band = np.flatnonzero(~keep)
+            if band.size:
+                keep[band] = exact_within(Xn, qa[sl][r[band]], cand[c[band]], delta)
             rows_l.append(r[keep] + sl.start)
             cols_l.append(c[keep])
         rows = np.concatenate(rows_l)

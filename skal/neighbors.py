@@ -92,13 +92,15 @@ def _resolve_torch_device(device):
 def delta_ball_graph(X: np.ndarray, delta: float, *, normalized: bool = False,
                      block_rows: int | None = None, device: str | None = None,
                      half: bool | str = "auto", expected_edges: float | None = None,
-                     progress: bool = False) -> sp.csr_matrix:
+                     screen: str = "auto", progress: bool = False) -> sp.csr_matrix:
     """Sparse δ-ball graph: edge ``i -> j`` iff ``||x_i - x_j|| < delta``.
 
-    Self-loops are included (every point is in its own ball). Rows are built in
-    tiles of matrix products; on unit vectors ``||x - y|| < delta`` is
-    ``x . y > 1 - delta**2 / 2``, and pairs within ``1e-4`` of that threshold
-    are re-checked in float64 so that the strict inequality is honoured exactly.
+    Self-loops are included (every point is in its own ball). The distance is
+    the float64 one of the float32 unit vectors (see
+    :mod:`skal.strategies._screen`): each tile is screened by one matrix
+    product whose error is bounded with proof, and only the pairs the bound
+    cannot decide are measured in float64, so the graph is exactly the one
+    the float64 definition gives.
 
     Parameters
     ----------
@@ -121,6 +123,11 @@ def delta_ball_graph(X: np.ndarray, delta: float, *, normalized: bool = False,
     expected_edges : float, optional
         An estimate of the edge count (e.g. from :func:`estimate_graph_bytes`)
         used to size the index buffer; sampled here when not given.
+    screen : {"auto", "float32", "bfloat16"}, default="auto"
+        Precision of the screening products. ``"bfloat16"`` runs them through
+        torch (tensor cores on CUDA, AMX on recent Xeons) with a wider proven
+        band; ``"auto"`` takes it where it is faster than float32
+        (:func:`~skal.strategies._screen.have_fast_bf16`).
     progress : bool, default=False
         Show a tqdm bar over tiles.
 
@@ -151,7 +158,13 @@ def delta_ball_graph(X: np.ndarray, delta: float, *, normalized: bool = False,
         est_edges = n * 8.0
     if half == "auto":
         half = est_edges * (idx_dtype(0).itemsize + 1) < _HALF_BUILD_MAX_BYTES
-    tiles = _TileEdges(Xn, delta, device)
+    from .strategies._screen import ScreenedTiles, have_fast_bf16
+
+    if screen == "auto":
+        screen = "bfloat16" if have_fast_bf16(device) else "float32"
+    if screen not in ("float32", "bfloat16"):
+        raise ValueError(f"screen must be 'auto', 'float32' or 'bfloat16', got {screen!r}")
+    tiles = ScreenedTiles(Xn, delta, device=device, screen=screen)
     blocks = iter_row_blocks(n, block_rows)
     if progress:
         from tqdm.auto import tqdm
@@ -184,82 +197,6 @@ def delta_ball_graph(X: np.ndarray, delta: float, *, normalized: bool = False,
 # Largest estimated graph (bytes) for which delta_ball_graph(half="auto")
 # computes only the upper-triangle tiles and mirrors them.
 _HALF_BUILD_MAX_BYTES = 2**30
-
-
-class _TileEdges:
-    """Edges of one row tile of the δ-ball graph, in row-major order."""
-
-    def __init__(self, Xn: np.ndarray, delta: float, device):
-        self.Xn, self.delta, self.device = Xn, delta, device
-        thr = 1.0 - delta * delta / 2.0
-        self.lo, self.hi = thr - _BOUNDARY_EPS, thr + _BOUNDARY_EPS
-        self._lower = {}
-        if device is not None:
-            import torch
-
-            self.torch = torch
-            self.Xt = torch.from_numpy(Xn).to(_resolve_torch_device(device))
-
-    def _lower_mask(self, m: int):
-        # Strictly-lower part of the tile's diagonal square (cached per size).
-        if m not in self._lower:
-            mask = np.tri(m, m, -1, dtype=bool)
-            if self.device is not None:
-                mask = self.torch.from_numpy(mask).to(self.Xt.device)
-            self._lower[m] = mask
-        return self._lower[m]
-
-    def edges(self, sl: slice, *, upper: bool) -> tuple[np.ndarray, np.ndarray]:
-        """Column indices (row-major) and per-row counts of rows ``sl``.
-
-        With ``upper=True`` only columns ``j >= i`` are produced.
-        """
-        m = sl.stop - sl.start
-        first = sl.start if upper else 0
-        local = np.arange(m)
-        if self.device is None:
-            S = self.Xn[sl] @ self.Xn[first:].T
-            # Self-loops by definition, whatever rounding says about x . x:
-            # forcing the diagonal above the threshold keeps them in row order.
-            S[local, local + sl.start - first] = 2.0
-            if upper:
-                S[:, :m][self._lower_mask(m)] = -np.inf
-            # 1-D extraction: one index array instead of nonzero's two.
-            mask = S > self.lo
-            width = S.shape[1]
-            flat = np.flatnonzero(mask)
-            counts = np.count_nonzero(mask, axis=1)
-            del mask
-            vals = S.ravel()[flat]
-            cols = flat - np.repeat(np.arange(m, dtype=np.int64) * width, counts)
-            rows_of = None
-        else:
-            torch = self.torch
-            St = self.Xt[sl] @ self.Xt[first:].T
-            lt = torch.from_numpy(local).to(St.device)
-            St[lt, lt + (sl.start - first)] = 2.0
-            if upper:
-                St[:, :m].masked_fill_(self._lower_mask(m), float("-inf"))
-            nz = torch.nonzero(St > self.lo, as_tuple=True)
-            vals = St[nz].cpu().numpy()
-            rows_of, cols = nz[0].cpu().numpy(), nz[1].cpu().numpy()
-            counts = np.bincount(rows_of, minlength=m)
-        cols = cols + first
-        near = vals < self.hi
-        if near.any():
-            near_at = np.flatnonzero(near)
-            r_near = (np.searchsorted(np.cumsum(counts), near_at, side="right")
-                      if rows_of is None else rows_of[near_at])
-            diff = (self.Xn[r_near + sl.start].astype(np.float64)
-                    - self.Xn[cols[near_at]].astype(np.float64))
-            # Compare distances, not squares: delta**2 rounds and would flip
-            # pairs lying exactly at distance delta.
-            inside = np.sqrt(np.einsum("ij,ij->i", diff, diff)) < self.delta
-            if not inside.all():
-                drop = near_at[~inside]
-                cols = np.delete(cols, drop)
-                counts = counts - np.bincount(r_near[~inside], minlength=m)
-        return cols, counts
 
 
 def _concat_ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -650,20 +587,25 @@ def sample_ball_sizes(Xn: np.ndarray, delta: float, rows: np.ndarray) -> tuple[n
     members : list of ndarray
         The sorted member indices of each ball.
     """
+    from .strategies._screen import ScreenedTiles, exact_within
+
     Xn = np.ascontiguousarray(Xn, dtype=np.float32)
     rows = np.asarray(rows, dtype=np.int64)
-    thr = 1.0 - delta * delta / 2.0
+    # Same proven screen as the graph build, so sampled balls are exact too.
+    screen = ScreenedTiles(Xn, delta)
+    zero = screen.zero_rows
     members = []
     for sl in iter_row_blocks(rows.size, max(1, block_rows_for(Xn.shape[0]) // 2)):
         S = Xn[rows[sl]] @ Xn.T
+        if zero.size:
+            S[:, zero] = screen.mid
+            S[np.isin(rows[sl], zero)] = screen.mid
         for i, r in enumerate(rows[sl]):
-            cand = np.flatnonzero(S[i] > thr - _BOUNDARY_EPS)
-            v = S[i, cand]
-            keep = v > thr
-            near = np.abs(v - thr) < _BOUNDARY_EPS
-            if near.any():
-                diff = Xn[cand[near]].astype(np.float64) - Xn[r].astype(np.float64)
-                keep[near] = np.sqrt(np.einsum("ij,ij->i", diff, diff)) < delta
+            cand = np.flatnonzero(S[i] > screen.lo)
+            keep = S[i, cand] > screen.hi
+            band = np.flatnonzero(~keep)
+            if band.size:
+                keep[band] = exact_within(Xn, np.full(band.size, r), cand[band], delta)
             ball = cand[keep]
             if not np.isin(r, ball):
                 ball = np.sort(np.append(ball, r))

@@ -7,11 +7,19 @@ from abc import ABCMeta, abstractmethod
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
+from sklearn import get_config
 from sklearn.base import BaseEstimator
 
 from .._validation import check_budget, check_embeddings, check_indices, check_random_state
 
 __all__ = ["QueryStrategy", "CoverageStrategyMixin", "pool_fingerprint"]
+
+#: Constraint of every strategy's ``random_state`` (numpy Generators included).
+RANDOM_STATE_CONSTRAINT = ["random_state", np.random.Generator]
+# Largest dense copy (bytes) of a sparse pool that a coverage strategy makes
+# by itself; above it the user is told to reduce the pool first.
+_DENSIFY_MAX_BYTES = 2**30
 
 
 def pool_fingerprint(X: np.ndarray) -> str:
@@ -39,6 +47,11 @@ class QueryStrategy(BaseEstimator, metaclass=ABCMeta):
     requires_estimator: bool = False
     #: Whether the ``covering`` argument changes the strategy's picks (NAS).
     uses_covering: bool = False
+    #: Whether the strategy reads ``X`` only through ``estimator`` (sparse
+    #: pools are then passed through untouched) rather than as embeddings.
+    passes_X_to_estimator: bool = False
+
+    _parameter_constraints: dict = {"random_state": RANDOM_STATE_CONSTRAINT}
 
     def select(self, X: Any, budget: int, *, labeled: Any = None, covering: Any = None,
                estimator: Any = None) -> np.ndarray:
@@ -63,7 +76,11 @@ class QueryStrategy(BaseEstimator, metaclass=ABCMeta):
         indices : ndarray of shape (budget,), dtype int64
             Unique pool indices, none of them in ``labeled``, in pick order.
         """
-        X = check_embeddings(X, "X")
+        # Same switch as scikit-learn's ``_fit_context``: declared constraints,
+        # InvalidParameterError (a ValueError and TypeError) naming the parameter.
+        if not get_config()["skip_parameter_validation"]:
+            self._validate_params()
+        X = self._check_pool(X)
         n = X.shape[0]
         labeled = check_indices(labeled, n, "labeled")
         if covering is None:
@@ -95,6 +112,81 @@ class QueryStrategy(BaseEstimator, metaclass=ABCMeta):
         )
         self._check_picks(picks, budget, labeled, n)
         return picks
+
+    def _check_pool(self, X: Any):
+        """Validated pool: dense embeddings, or a CSR matrix for estimator-only strategies."""
+        if not sp.issparse(X):
+            return check_embeddings(X, "X")
+        if self.passes_X_to_estimator:
+            from sklearn.utils import check_array
+
+            return check_array(X, accept_sparse="csr", dtype=(np.float64, np.float32),
+                               input_name="X")
+        # Coverage strategies measure distances between rows: a sparse pool
+        # (TF-IDF, one-hot) is densified when that is cheap, else refused with
+        # the usual remedy rather than a failure deep inside a kernel.
+        n_bytes = X.shape[0] * X.shape[1] * 4
+        if n_bytes > _DENSIFY_MAX_BYTES:
+            raise ValueError(
+                f"X is a sparse {X.shape[0]} x {X.shape[1]} matrix; {type(self).__name__} works on "
+                f"dense embeddings and a dense copy would take {n_bytes / 2**30:.1f} GiB. Reduce it "
+                "first, e.g. sklearn.decomposition.TruncatedSVD(n_components=256).fit_transform(X) "
+                "(for TF-IDF, followed by sklearn.preprocessing.normalize), and pass the result."
+            )
+        return check_embeddings(X.astype(np.float32).toarray(), "X")
+
+    # -- persistable per-pool cache -----------------------------------------
+    def get_pool_cache(self) -> dict[str, np.ndarray]:
+        """The expensive per-pool structures of the last call, as plain arrays.
+
+        Returns
+        -------
+        arrays : dict of str to ndarray
+            Numeric arrays plus ``"fingerprint"``, a string array identifying
+            the pool and the parameters they were built for; empty when the
+            strategy caches nothing (the default) or has not run yet. The
+            learner stores them with its state and hands them back to
+            :meth:`set_pool_cache` after loading.
+        """
+        return {}
+
+    def set_pool_cache(self, X: Any, arrays: dict[str, np.ndarray]) -> bool:
+        """Restore what :meth:`get_pool_cache` returned, if it belongs to pool ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The pool the next :meth:`select` will receive.
+        arrays : dict of str to ndarray
+            A cache saved earlier.
+
+        Returns
+        -------
+        restored : bool
+            Whether the cache matched ``X`` and the current parameters and was
+            installed. A cache of another pool, other parameters, or one that
+            fails its integrity checks is ignored (never trusted): the next
+            :meth:`select` rebuilds what it needs.
+        """
+        return False
+
+    def _cache_fingerprint(self, X: np.ndarray, params: tuple) -> np.ndarray:
+        """String array tying a cache to pool ``X`` and the parameters in ``params``."""
+        return np.array([self._pool_key(X), type(self).__name__, repr(params)])
+
+    def _cache_matches(self, X: Any, arrays: Any, params: tuple) -> np.ndarray | None:
+        """Validated pool ``X`` when ``arrays`` carries its fingerprint, else ``None``."""
+        if not isinstance(arrays, dict) or "fingerprint" not in arrays:
+            return None
+        try:
+            X = self._check_pool(X)
+            fp = np.asarray(arrays["fingerprint"])
+            want = self._cache_fingerprint(X, params)
+        except (TypeError, ValueError):
+            return None
+        if fp.shape != want.shape or fp.dtype.kind not in "US" or not np.array_equal(fp, want):
+            return None
+        return X
 
     @abstractmethod
     def _select(self, X: np.ndarray, budget: int, *, labeled: np.ndarray,

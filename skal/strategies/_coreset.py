@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import numpy as np
+from numbers import Real
 
-from .._validation import check_fraction
+import numpy as np
+from sklearn.utils._param_validation import Interval, StrOptions
+
 from ..neighbors import min_sq_dist_to, row_sq_norms, sq_dists_block, unit_normalize
-from ._base import CoverageStrategyMixin, QueryStrategy
+from ._base import RANDOM_STATE_CONSTRAINT, CoverageStrategyMixin, QueryStrategy
 
 __all__ = ["Coreset", "k_center_greedy"]
 
@@ -92,18 +94,18 @@ class Coreset(CoverageStrategyMixin, QueryStrategy):
     (3,)
     """
 
+    _parameter_constraints: dict = {
+        "metric": [StrOptions({"euclidean", "cosine"})],
+        "noisy_weight": [Interval(Real, 0, 1, closed="both")],
+        "random_state": RANDOM_STATE_CONSTRAINT,
+    }
+
     def __init__(self, *, metric="euclidean", noisy_weight=0.0, random_state=None):
         self.metric = metric
         self.noisy_weight = noisy_weight
         self.random_state = random_state
 
-    def _validate_params(self):
-        if self.metric not in ("euclidean", "cosine"):
-            raise ValueError(f"metric must be 'euclidean' or 'cosine', got {self.metric!r}")
-        check_fraction(self.noisy_weight, "noisy_weight")
-
     def _select(self, X, budget, *, labeled, covering, estimator, rng):
-        self._validate_params()
         if self.metric == "cosine":
             X = unit_normalize(X, dtype=X.dtype)
         x_sq = row_sq_norms(X)

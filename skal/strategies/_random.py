@@ -24,6 +24,9 @@ class RandomSampling(QueryStrategy):
     (3,)
     """
 
+    # X is only counted: sparse pools pass through untouched.
+    passes_X_to_estimator = True
+
     def __init__(self, random_state=None):
         self.random_state = random_state
 

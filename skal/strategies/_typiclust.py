@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-import numbers
+from numbers import Integral, Real
 
 import numpy as np
-
-from .._validation import check_fraction
+from sklearn.utils._param_validation import Interval
 from ..neighbors import block_rows_for, fit_kmeans, iter_row_blocks, row_sq_norms, sq_dists_block
-from ._base import CoverageStrategyMixin, QueryStrategy, random_choice_unlabeled
+from ._base import (
+    RANDOM_STATE_CONSTRAINT,
+    CoverageStrategyMixin,
+    QueryStrategy,
+    random_choice_unlabeled,
+)
 
 __all__ = ["TypiClust", "typicality"]
 
@@ -84,6 +88,14 @@ class TypiClust(CoverageStrategyMixin, QueryStrategy):
     (5,)
     """
 
+    _parameter_constraints: dict = {
+        "max_clusters": [Interval(Integral, 1, None, closed="left")],
+        "min_cluster_size": [Interval(Integral, 0, None, closed="left")],
+        "n_neighbors": [Interval(Integral, 1, None, closed="left")],
+        "noisy_weight": [Interval(Real, 0, 1, closed="both")],
+        "random_state": RANDOM_STATE_CONSTRAINT,
+    }
+
     def __init__(self, *, max_clusters=500, min_cluster_size=5, n_neighbors=20, noisy_weight=0.0,
                  random_state=None):
         self.max_clusters = max_clusters
@@ -91,16 +103,6 @@ class TypiClust(CoverageStrategyMixin, QueryStrategy):
         self.n_neighbors = n_neighbors
         self.noisy_weight = noisy_weight
         self.random_state = random_state
-
-    def _validate_params(self):
-        for name in ("max_clusters", "n_neighbors"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
-                raise ValueError(f"{name} must be a positive integer, got {v!r}")
-        v = self.min_cluster_size
-        if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 0:
-            raise ValueError(f"min_cluster_size must be a non-negative integer, got {v!r}")
-        check_fraction(self.noisy_weight, "noisy_weight")
 
     def _clusters(self, X, n_clusters, rng):
         # k-means over the pool is the expensive step; reuse it when a later
@@ -120,7 +122,6 @@ class TypiClust(CoverageStrategyMixin, QueryStrategy):
         return state
 
     def _select(self, X, budget, *, labeled, covering, estimator, rng):
-        self._validate_params()
         n = X.shape[0]
         K = int(min(labeled.size + budget, self.max_clusters, n))
         self.n_clusters_ = K

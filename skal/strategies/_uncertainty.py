@@ -49,6 +49,8 @@ class UncertaintySampling(QueryStrategy):
     """
 
     requires_estimator = True
+    # X is read only by ``estimator.predict_proba``: sparse pools pass through.
+    passes_X_to_estimator = True
 
     def __init__(self, random_state=None):
         self.random_state = random_state

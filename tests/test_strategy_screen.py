@@ -1,0 +1,140 @@
+"""Screened δ-ball graphs equal the dense float64 definition, edge for edge.
+
+The reference here is written independently of the library: all pairwise
+differences of the float32 unit vectors in float64, squared, summed over the
+feature axis, square-rooted, compared with ``< delta``; the diagonal is set.
+δ is placed exactly at pair distances (that pair must be left out) and one
+float64 step above (it must be kept), on random, clustered, duplicate-heavy
+data and data with zero rows.
+"""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from skal.neighbors import delta_ball_graph, sample_ball_sizes, unit_normalize
+from skal.strategies._screen import ScreenedTiles, screen_bound
+
+
+def dense_reference(Xn, delta):
+    X64 = Xn.astype(np.float64)
+    D = np.sqrt(((X64[:, None, :] - X64[None, :, :]) ** 2).sum(-1))
+    A = D < delta
+    np.fill_diagonal(A, True)
+    return A, D
+
+
+def make(kind, n, d, seed):
+    rng = np.random.default_rng(seed)
+    if kind == "random":
+        X = rng.normal(size=(n, d))
+    elif kind == "clustered":
+        centers = rng.normal(size=(4, d))
+        X = centers[rng.integers(0, 4, n)] + 0.05 * rng.normal(size=(n, d))
+    elif kind == "duplicates":
+        base = rng.normal(size=(max(2, n // 10), d))
+        X = base[rng.integers(0, base.shape[0], n)]
+        X[: n // 4] += 1e-7 * rng.normal(size=(n // 4, d))  # near-duplicates
+    elif kind == "zeros":
+        X = rng.normal(size=(n, d))
+        X[rng.choice(n, size=max(1, n // 8), replace=False)] = 0.0
+    return unit_normalize(X)
+
+
+def deltas_at_pair_distances(D, rng, k=3):
+    off = D[~np.eye(D.shape[0], dtype=bool)]
+    off = off[(off > 0) & (off < 2.0)]
+    if off.size == 0:
+        return [0.5]
+    picked = rng.choice(off, size=min(k, off.size), replace=False)
+    return sorted({float(v) for v in picked} | {float(np.nextafter(v, np.inf)) for v in picked})
+
+
+def check(Xn, delta, **kw):
+    A, _ = dense_reference(Xn, delta)
+    G = delta_ball_graph(Xn, delta, normalized=True, **kw)
+    assert G.nnz == A.sum()
+    np.testing.assert_array_equal(G.toarray(), A)
+    assert G.has_sorted_indices
+    return G
+
+
+@pytest.mark.parametrize("kind", ["random", "clustered", "duplicates", "zeros"])
+@pytest.mark.parametrize("d", [3, 16, 33])
+@pytest.mark.parametrize("mode", [dict(screen="float32"), dict(screen="float32", device="cpu"),
+                                  dict(screen="bfloat16")])
+def test_exact_at_pair_distances(kind, d, mode):
+    Xn = make(kind, 150, d, seed=d)
+    _, D = dense_reference(Xn, 1.0)
+    rng = np.random.default_rng(1)
+    for delta in deltas_at_pair_distances(D, rng):
+        for half in (True, False):
+            check(Xn, delta, half=half, block_rows=37, **mode)
+
+
+@pytest.mark.parametrize("mode", [dict(screen="float32"), dict(screen="bfloat16")])
+def test_pair_exactly_at_delta_is_out_and_one_step_above_is_in(mode):
+    Xn = make("random", 60, 8, seed=3)
+    _, D = dense_reference(Xn, 1.0)
+    i, j = 4, 17
+    G = delta_ball_graph(Xn, float(D[i, j]), normalized=True, **mode)
+    assert G[i, j] == 0 and G[j, i] == 0
+    G = delta_ball_graph(Xn, float(np.nextafter(D[i, j], np.inf)), normalized=True, **mode)
+    assert G[i, j] == 1 and G[j, i] == 1
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    X=arrays(np.float64, st.tuples(st.integers(2, 30), st.integers(1, 10)),
+             elements=st.sampled_from([-1.0, -0.5, 0.0, 0.25, 0.5, 1.0, 3.0])),
+    pick=st.integers(0, 10_000),
+    screen=st.sampled_from(["float32", "bfloat16"]),
+)
+def test_hypothesis_small_pools(X, pick, screen):
+    # Few distinct coordinates: many exact duplicates, ties and zero rows.
+    Xn = unit_normalize(X)
+    _, D = dense_reference(Xn, 1.0)
+    vals = np.unique(D[D > 0])
+    delta = float(vals[pick % vals.size]) if vals.size else 0.5
+    for dl in (delta, float(np.nextafter(delta, np.inf))):
+        check(Xn, dl, screen=screen, block_rows=7)
+
+
+def test_sample_ball_sizes_exact():
+    Xn = make("duplicates", 200, 16, seed=0)
+    _, D = dense_reference(Xn, 1.0)
+    delta = float(np.sort(D[D > 0])[D.size // 10])
+    A, _ = dense_reference(Xn, delta)
+    rows = np.array([0, 5, 199])
+    sizes, members = sample_ball_sizes(Xn, delta, rows)
+    np.testing.assert_array_equal(sizes, A[rows].sum(1))
+    for r, m in zip(rows, members):
+        np.testing.assert_array_equal(m, np.flatnonzero(A[r]))
+
+
+def test_screen_bound_hand_values():
+    # d = 1, exact inputs, unit norm: only one float32 rounding, 2^-23 / (1 - 2^-23).
+    g = 2.0**-23 / (1 - 2.0**-23)
+    assert screen_bound(1, max_norm=1.0, input_error=0.0) == pytest.approx(g, rel=2e-6)
+    # Input error r on both sides: 2 r + r^2 dominates.
+    assert screen_bound(1, max_norm=1.0, input_error=0.01) == pytest.approx(
+        0.02 + 1e-4 + g * 1.01**2, rel=1e-5)
+    with pytest.raises(ValueError, match="n_features"):
+        screen_bound(2**23, max_norm=1.0, input_error=0.0)
+
+
+@pytest.mark.parametrize("screen", ["float32", "bfloat16"])
+def test_observed_screen_error_is_within_the_bound(screen):
+    Xn = make("clustered", 400, 64, seed=5)
+    tiles = ScreenedTiles(Xn, 0.5, device="cpu", screen=screen)
+    S_hat = tiles._matmul(slice(0, 400), 0).float().numpy().astype(np.float64)
+    S = Xn.astype(np.float64) @ Xn.astype(np.float64).T
+    assert np.abs(S_hat - S).max() <= tiles.bound
+    assert tiles.lo < 1 - 0.125 < tiles.hi
+
+
+def test_bad_screen():
+    with pytest.raises(ValueError, match="screen"):
+        delta_ball_graph(np.eye(3), 0.5, screen="int8")
