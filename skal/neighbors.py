@@ -33,9 +33,8 @@ __all__ = [
     "estimate_graph_bytes",
 ]
 
-# Pairs whose float32 dot product lies this close to the threshold are
-# recomputed in float64 so that the strict "< delta" rule is exact.
-_BOUNDARY_EPS = 1e-4
+# Points k-means is fitted on when the purity δ is estimated from a sample.
+_KMEANS_SAMPLE = 20_000
 # Default memory for one distance tile (bytes).
 _TILE_BYTES = 256 * 2**20
 
@@ -359,6 +358,9 @@ def nearest_other_cluster_distance(Xn: np.ndarray, labels: np.ndarray, *,
     if block_rows is None:
         block_rows = block_rows_for(n)
     out = np.full(rows.size, np.inf, dtype=np.float64)
+    from .strategies._screen import float32_tie_window
+
+    window = float32_tie_window(Xn)
     if device is not None:
         import torch
 
@@ -368,19 +370,19 @@ def nearest_other_cluster_distance(Xn: np.ndarray, labels: np.ndarray, *,
         rt = torch.from_numpy(rows).to(dev)
     for sl in iter_row_blocks(rows.size, block_rows):
         r = rows[sl]
-        # float32 products find the nearest other-cluster points up to
-        # rounding; every candidate within _BOUNDARY_EPS of the best is then
-        # re-measured in float64 so that the δ quantile is exact.
+        # float32 products find the nearest other-cluster points up to a
+        # proven rounding window; every candidate in it is re-measured in
+        # float64 so that the δ quantile is exact.
         if device is None:
             S = Xn[r] @ Xn.T
             S[labels[r][:, None] == labels[None, :]] = -np.inf
             best = S.max(axis=1)
-            ii, jj = np.nonzero(S >= (best - _BOUNDARY_EPS)[:, None])
+            ii, jj = np.nonzero(S >= (best - window)[:, None])
         else:
             St = Xt[rt[sl]] @ Xt.T
             St.masked_fill_(lt[rt[sl]][:, None] == lt[None, :], float("-inf"))
             bt = St.max(dim=1).values
-            nz = torch.nonzero(St >= (bt - _BOUNDARY_EPS)[:, None], as_tuple=True)
+            nz = torch.nonzero(St >= (bt - window)[:, None], as_tuple=True)
             ii, jj = nz[0].cpu().numpy(), nz[1].cpu().numpy()
             best = bt.double().cpu().numpy()
         ok = np.isfinite(best)[ii]
@@ -435,10 +437,17 @@ def purity_delta(X: np.ndarray, n_clusters: int, *, purity: float = 0.95,
         raise ValueError(f"purity must be in (0, 1], got {purity}")
     Xn = X if normalized else unit_normalize(check_embeddings(X))
     rng = check_random_state(random_state)
-    labels, _ = fit_kmeans(Xn, n_clusters, random_state=rng)
-    rows = None
-    if sample_rows is not None and sample_rows < Xn.shape[0]:
-        rows = np.sort(rng.choice(Xn.shape[0], size=int(sample_rows), replace=False))
+    n = Xn.shape[0]
+    sampled = sample_rows is not None and sample_rows < n
+    if sampled and n > _KMEANS_SAMPLE:
+        # k-means too is fitted on a sample (then every point takes its
+        # nearest centre): on 10^5+ points a full fit costs more than the pass.
+        fit_on = np.sort(rng.choice(n, size=_KMEANS_SAMPLE, replace=False))
+        _, centers = fit_kmeans(Xn[fit_on], n_clusters, random_state=rng)
+        labels = nearest_center(Xn, centers)
+    else:
+        labels, _ = fit_kmeans(Xn, n_clusters, random_state=rng)
+    rows = np.sort(rng.choice(n, size=int(sample_rows), replace=False)) if sampled else None
     d_other = nearest_other_cluster_distance(Xn, labels, device=device, rows=rows)
     n = d_other.size
     # #{d < δ} <= (1 - purity) * n; the largest such δ is the (k+1)-th smallest value.
@@ -453,6 +462,17 @@ def purity_delta(X: np.ndarray, n_clusters: int, *, purity: float = 0.95,
     if return_details:
         return delta, d_other, labels
     return delta
+
+
+def nearest_center(X: np.ndarray, centers: np.ndarray) -> np.ndarray:
+    """Index of the nearest row of ``centers`` (Euclidean) for every row of ``X``, blocked."""
+    centers = np.asarray(centers, dtype=X.dtype)
+    c_sq = row_sq_norms(centers)
+    out = np.empty(X.shape[0], dtype=np.int64)
+    for sl in iter_row_blocks(X.shape[0], block_rows_for(centers.shape[0])):
+        # ||x||^2 is the same for every centre, so it drops out of the argmin.
+        out[sl] = np.argmin(c_sq[None, :] - 2.0 * (X[sl] @ centers.T), axis=1)
+    return out
 
 
 def row_sq_norms(X: np.ndarray) -> np.ndarray:

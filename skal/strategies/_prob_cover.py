@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
-import numbers
+import math
 import warnings
+from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._memory import check_memory, resolve_memory_limit
-from .._validation import check_fraction, check_positive
 from ..neighbors import (
     block_rows_for,
     csr_gather_rows,
     delta_ball_graph,
     estimate_graph_bytes,
     purity_delta,
+    sample_ball_sizes,
     subtract_neighbour_weights,
     unit_normalize,
 )
-from ._base import CoverageStrategyMixin, QueryStrategy
+from ._base import RANDOM_STATE_CONSTRAINT, CoverageStrategyMixin, QueryStrategy
 
 __all__ = ["ProbCover", "greedy_max_coverage"]
 
@@ -31,6 +34,14 @@ _ESTIMATE_MIN = 2_000
 _WARN_GRAPH_BYTES = 4 * 2**30
 # Rows used to estimate the purity quantile in approximate mode.
 _PURITY_SAMPLE = 20_000
+# Above this pool size, delta="auto" estimates the purity quantile from a row
+# sample (each sampled row against the whole pool) instead of every row.
+_PURITY_EXACT_MAX = 20_000
+_PURITY_SAMPLE_EXACT = 5_000
+# Confidence of the stated purity error (Dvoretzky-Kiefer-Wolfowitz bound).
+_PURITY_ALPHA = 0.05
+# Rows of a restored graph re-derived from the pool to check its content.
+_CACHE_CHECK_ROWS = 8
 
 
 def greedy_max_coverage(graph, budget: int, selectable: np.ndarray, gain: np.ndarray,
@@ -120,6 +131,11 @@ class ProbCover(CoverageStrategyMixin, QueryStrategy):
     device : str or None, default=None
         ``None`` builds the graph with NumPy/BLAS; a torch device string
         (``"cuda"``, ``"cpu"``, ``"auto"``) builds it with torch there.
+    screen : {"auto", "float32", "bfloat16"}, default="auto"
+        Precision of the products that screen candidate pairs. Every choice
+        gives the same, exact graph: a proven error bound decides most pairs
+        and the rest are measured in float64. ``"auto"`` takes bfloat16 where
+        it is fast (CUDA tensor cores, AMX CPUs) and float32 elsewhere.
     approximate : bool, default=False
         Build the graph through an inverted-file partition of the sphere
         (:func:`skal._ann.ivf_delta_ball_graph`) instead of all pairs: for
@@ -153,6 +169,12 @@ class ProbCover(CoverageStrategyMixin, QueryStrategy):
     graph_bytes_estimate_ : int or None
         Sampled estimate of the graph's memory, made before building it on
         pools larger than 20,000 points (``None`` on smaller pools).
+    purity_error_ : float or None
+        With ``delta="auto"`` on pools above 20,000 points the purity quantile
+        is estimated from 5,000 sampled rows: with 95% confidence the fraction
+        of pure balls at ``delta_`` is within ``purity_error_`` of ``purity``
+        (Dvoretzky-Kiefer-Wolfowitz); 0 when every row was used, ``None`` when
+        δ was given.
     missed_edges_ : dict or None
         In approximate mode, the report of
         :func:`skal._ann.estimate_missed_edges` (``recall``,
@@ -168,9 +190,26 @@ class ProbCover(CoverageStrategyMixin, QueryStrategy):
     (10,)
     """
 
+    _parameter_constraints: dict = {
+        "delta": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
+        "n_clusters": [Interval(Integral, 1, None, closed="left"), None],
+        "purity": [Interval(Real, 0, 1, closed="right")],
+        "metric": [StrOptions({"euclidean", "cosine"})],
+        "noisy_weight": [Interval(Real, 0, 1, closed="both")],
+        "block_rows": [Interval(Integral, 1, None, closed="left"), None],
+        "device": [str, None],
+        "screen": [StrOptions({"auto", "float32", "bfloat16"})],
+        "approximate": ["boolean"],
+        "n_probe": [Interval(Integral, 1, None, closed="left")],
+        "max_memory": [Interval(Real, 0, None, closed="neither"), str, None],
+        "progress": ["boolean"],
+        "random_state": RANDOM_STATE_CONSTRAINT,
+    }
+
     def __init__(self, delta="auto", *, n_clusters=None, purity=0.95, metric="euclidean",
-                 noisy_weight=0.0, block_rows=None, device=None, approximate=False,
-                 n_probe=16, max_memory="auto", progress=False, random_state=None):
+                 noisy_weight=0.0, block_rows=None, device=None, screen="auto",
+                 approximate=False, n_probe=16, max_memory="auto", progress=False,
+                 random_state=None):
         self.delta = delta
         self.n_clusters = n_clusters
         self.purity = purity
@@ -178,6 +217,7 @@ class ProbCover(CoverageStrategyMixin, QueryStrategy):
         self.noisy_weight = noisy_weight
         self.block_rows = block_rows
         self.device = device
+        self.screen = screen
         self.approximate = approximate
         self.n_probe = n_probe
         self.max_memory = max_memory
@@ -186,24 +226,9 @@ class ProbCover(CoverageStrategyMixin, QueryStrategy):
 
     # -- overridable pieces -------------------------------------------------
     def _validate_params(self):
+        super()._validate_params()
+        # The string form ("4GB") is parsed here so a typo fails before any work.
         resolve_memory_limit(self.max_memory)
-        if self.metric not in ("euclidean", "cosine"):
-            raise ValueError(f"metric must be 'euclidean' or 'cosine', got {self.metric!r}")
-        if isinstance(self.delta, str):
-            if self.delta != "auto":
-                raise ValueError(f"delta must be a positive number or 'auto', got {self.delta!r}")
-        else:
-            check_positive(self.delta, "delta")
-        check_fraction(self.noisy_weight, "noisy_weight")
-        check_fraction(self.purity, "purity", low_inclusive=False)
-        if self.n_clusters is not None and (
-            not isinstance(self.n_clusters, numbers.Integral) or self.n_clusters < 1
-        ):
-            raise ValueError(f"n_clusters must be a positive integer or None, got {self.n_clusters!r}")
-        if not isinstance(self.approximate, (bool, np.bool_)):
-            raise TypeError(f"approximate must be a bool, got {self.approximate!r}")
-        if not isinstance(self.n_probe, numbers.Integral) or self.n_probe < 1:
-            raise ValueError(f"n_probe must be a positive integer, got {self.n_probe!r}")
 
     def _euclidean_radius(self, delta: float) -> float:
         return float(np.sqrt(2.0 * delta)) if self.metric == "cosine" else float(delta)
@@ -212,13 +237,23 @@ class ProbCover(CoverageStrategyMixin, QueryStrategy):
         """The Euclidean radius this strategy uses on pool ``X``."""
         self._validate_params()
         if self.delta != "auto":
+            self.purity_error_ = None
             return self._euclidean_radius(self.delta)
         if Xn is None:
             Xn = unit_normalize(X)
         k = self.n_clusters or _DEFAULT_CLUSTERS
-        # The approximate mode is for pools where an all-pairs pass is too
-        # slow; the purity quantile is then estimated on a row sample.
-        sample = _PURITY_SAMPLE if self.approximate else None
+        # On large pools an all-pairs pass for every point's nearest
+        # other-cluster neighbour costs as much as the graph itself; the
+        # purity quantile is then estimated from a row sample (each sampled
+        # row against the whole pool), with a DKW error stated in purity_error_.
+        n = Xn.shape[0]
+        sample = None
+        if self.approximate:
+            sample = _PURITY_SAMPLE
+        elif n > _PURITY_EXACT_MAX:
+            sample = _PURITY_SAMPLE_EXACT
+        m = n if sample is None else min(n, sample)
+        self.purity_error_ = 0.0 if m == n else math.sqrt(math.log(2 / _PURITY_ALPHA) / (2 * m))
         return purity_delta(Xn, k, purity=self.purity, normalized=True,
                             random_state=self.random_state, device=self.device,
                             sample_rows=sample)
@@ -226,8 +261,7 @@ class ProbCover(CoverageStrategyMixin, QueryStrategy):
     def build_graph(self, X: np.ndarray):
         """Build (or reuse) the δ-ball graph of pool ``X``; sets ``graph_`` and ``delta_``."""
         self._validate_params()
-        key = (self._pool_key(X), self.delta, self.n_clusters, self.purity, self.metric,
-               bool(self.approximate), self.n_probe if self.approximate else None)
+        key = (self._pool_key(X),) + self._graph_params()
         if getattr(self, "_graph_key", None) == key:
             return self.graph_
         Xn = unit_normalize(X)
@@ -266,7 +300,7 @@ class ProbCover(CoverageStrategyMixin, QueryStrategy):
         else:
             self.graph_ = delta_ball_graph(Xn, self.delta_, normalized=True,
                                            block_rows=self.block_rows, device=self.device,
-                                           expected_edges=n_edges,
+                                           expected_edges=n_edges, screen=self.screen,
                                            progress=self.progress)
         self._graph_key = key
         return self.graph_
@@ -302,6 +336,78 @@ class ProbCover(CoverageStrategyMixin, QueryStrategy):
         covered[csr_gather_rows(graph.indptr, graph.indices, covering)] = True
         return float(covered.mean())
 
+    def _graph_params(self) -> tuple:
+        # Everything besides the pool that decides the graph (screen does not:
+        # every precision gives the same exact graph).
+        return (self.delta, self.n_clusters, self.purity, self.metric, bool(self.approximate),
+                self.n_probe if self.approximate else None)
+
+    def get_pool_cache(self) -> dict[str, np.ndarray]:
+        """The δ-ball graph (CSR arrays) and resolved δ of the last pool.
+
+        See :meth:`QueryStrategy.get_pool_cache`. Keys: ``fingerprint``,
+        ``delta`` (the Euclidean radius), ``indptr``, ``indices``, ``checksum``
+        (edge count and index sums, checked on restore), ``purity_error``.
+        """
+        key = getattr(self, "_graph_key", None)
+        if key is None or getattr(self, "graph_", None) is None:
+            return {}
+        g = self.graph_
+        fp = np.array([key[0], type(self).__name__, repr(key[1:])])
+        return {
+            "fingerprint": fp,
+            "delta": np.array([self.delta_], dtype=np.float64),
+            "indptr": g.indptr,
+            "indices": g.indices,
+            "checksum": _csr_checksum(g.indptr, g.indices),
+            "purity_error": np.array([getattr(self, "purity_error_", 0.0)], dtype=np.float64),
+        }
+
+    def set_pool_cache(self, X, arrays) -> bool:
+        """Install a saved graph when it belongs to pool ``X`` and these parameters.
+
+        Besides the fingerprint, the arrays must form a valid CSR graph of
+        ``X``'s size whose checksum matches, and a few rows re-derived from
+        ``X`` must equal the stored ones; anything else is ignored.
+        """
+        X = self._cache_matches(X, arrays, self._graph_params())
+        if X is None:
+            return False
+        n = X.shape[0]
+        try:
+            delta = float(np.asarray(arrays["delta"], dtype=np.float64).reshape(-1)[0])
+            indptr = np.asarray(arrays["indptr"])
+            indices = np.asarray(arrays["indices"])
+            checksum = np.asarray(arrays["checksum"])
+            purity_error = float(np.asarray(arrays.get("purity_error", [0.0])).reshape(-1)[0])
+        except (KeyError, IndexError, TypeError, ValueError):
+            return False
+        if not (np.isfinite(delta) and delta > 0) or indptr.dtype.kind not in "iu" \
+                or indices.dtype.kind not in "iu" or indptr.shape != (n + 1,) or indices.ndim != 1:
+            return False
+        if indptr[0] != 0 or indptr[-1] != indices.size or np.any(np.diff(indptr) < 1):
+            return False
+        if indices.size and (indices.min() < 0 or indices.max() >= n):
+            return False
+        if checksum.shape != (3,) or not np.array_equal(checksum, _csr_checksum(indptr, indices)):
+            return False
+        Xn = unit_normalize(X)
+        rows = np.random.default_rng(n).choice(n, size=min(n, _CACHE_CHECK_ROWS), replace=False)
+        _, balls = sample_ball_sizes(Xn, delta, rows)
+        for r, ball in zip(rows, balls):
+            stored = indices[indptr[r]:indptr[r + 1]]
+            ok = np.isin(stored, ball).all() if self.approximate else np.array_equal(stored, ball)
+            if not ok:
+                return False
+        g = sp.csr_matrix((np.ones(indices.size, dtype=bool), indices, indptr), shape=(n, n),
+                          copy=False)
+        g.has_sorted_indices = True
+        self.graph_, self.delta_, self.purity_error_ = g, delta, purity_error
+        self.graph_bytes_estimate_ = None
+        self.missed_edges_ = None
+        self._graph_key = (self._pool_key(X),) + self._graph_params()
+        return True
+
     def __getstate__(self):
         # The cached graph can be hundreds of MB and is cheap to rebuild: keep
         # pickles and clones small.
@@ -309,3 +415,10 @@ class ProbCover(CoverageStrategyMixin, QueryStrategy):
         for key in ("graph_", "_graph_key", "_pool_fp"):
             state.pop(key, None)
         return state
+
+
+def _csr_checksum(indptr: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    """Edge count and two index sums: cheap (one pass) evidence that a CSR is intact."""
+    weights = np.arange(1, indptr.size, dtype=np.int64) % 65_521
+    return np.array([indices.size, int(np.sum(indices, dtype=np.int64)),
+                     int(np.dot(np.diff(indptr).astype(np.int64), weights))], dtype=np.int64)

@@ -31,7 +31,7 @@ import math
 
 import numpy as np
 
-__all__ = ["screen_bound", "exact_sq_dists", "exact_within", "ScreenedTiles", "have_fast_bf16"]
+__all__ = ["float32_tie_window", "screen_bound", "exact_sq_dists", "exact_within", "ScreenedTiles", "have_fast_bf16"]
 
 # Unit roundoff of float32 accumulation, doubled so that accumulators that
 # truncate instead of rounding to nearest (some tensor cores) are covered.
@@ -97,6 +97,21 @@ def screen_bound(n_features: int, *, max_norm: float, input_error: float,
     acc = gamma * top
     bound = 2.0 * rho * r + r * r + acc + output_rounding * (top + acc)
     return bound * (1.0 + 1e-6) + 1e-30
+
+
+def float32_tie_window(Xn: np.ndarray) -> float:
+    """Window, in float32 dot-product units, that surely holds the nearest neighbour.
+
+    Among unit-ish rows (``|‖x‖² - 1| <= nu``), a point whose float64 distance
+    is the smallest has a float32 dot product within ``2 E + 2 nu`` of the
+    largest float32 dot product (``E`` from :func:`screen_bound`), so
+    re-measuring every candidate in that window finds the exact minimum.
+    """
+    sq = np.einsum("ij,ij->i", Xn, Xn, dtype=np.float64)
+    nz = sq[sq > 0]
+    nu = (float(np.abs(nz - 1.0).max()) if nz.size else 0.0) + (Xn.shape[1] + 2) * 2.0**-51
+    E = screen_bound(Xn.shape[1], max_norm=math.sqrt(1.0 + nu), input_error=0.0)
+    return 2.0 * E + 2.0 * nu + 1e-7  # + float32 rounding of the subtraction below
 
 
 def exact_sq_dists(A: np.ndarray, B: np.ndarray) -> np.ndarray:
