@@ -364,8 +364,11 @@ def read_archive(path: str | os.PathLike) -> tuple[dict, dict[str, np.ndarray]]:
     path = os.fspath(path)
     try:
         zf = zipfile.ZipFile(path, "r")
-    except zipfile.BadZipFile as exc:
-        raise StateFormatError(f"{path!r} is not a skal state file (not a ZIP archive)") from exc
+    except (FileNotFoundError, IsADirectoryError, PermissionError):
+        raise
+    except Exception as exc:  # a damaged archive can fail in many ways (zlib, struct, EOF)
+        raise StateFormatError(f"{path!r} is not a skal state file (not a readable ZIP archive: "
+                               f"{type(exc).__name__}: {exc})") from exc
     with zf:
         names = zf.namelist()
         if _STATE_MEMBER not in names:
@@ -378,10 +381,13 @@ def read_archive(path: str | os.PathLike) -> tuple[dict, dict[str, np.ndarray]]:
                     with zf.open(name) as f:
                         arrays[name[:-4]] = np.lib.format.read_array(
                             io.BytesIO(f.read()), allow_pickle=False)
-        except (zipfile.BadZipFile, ValueError, OSError) as exc:
+        except Exception as exc:
+            # A flipped byte surfaces as zlib.error, EOFError, NotImplementedError
+            # (an unknown compression method), a CRC error, a JSON error ...:
+            # all of them mean the same thing to the caller.
             if isinstance(exc, StateFormatError):
                 raise
-            raise StateFormatError(f"{path!r} is damaged: {exc}") from exc
+            raise StateFormatError(f"{path!r} is damaged: {type(exc).__name__}: {exc}") from exc
     if not isinstance(state, dict):
         raise StateFormatError(f"{path!r}: {_STATE_MEMBER} does not hold a JSON object")
     return state, arrays

@@ -237,7 +237,7 @@ def test_learner_fit_round_with_an_erratic_oracle(blobs_small, answers, budget, 
     idx = learner.labeled_idx_
     assert np.unique(idx).size == idx.size
     assert sorted(idx.tolist()) == sorted(state["paid"])  # every good answer was kept, once
-    assert np.array_equal(learner._labels_array.astype(float), y[idx].astype(float))
+    assert np.array_equal(np.array(learner.labels_.tolist()).astype(float), y[idx].astype(float))
     assert learner.clean_mask_.shape == idx.shape == learner.label_round_.shape
     if getattr(learner, "estimator_", None) is not None:
         proba = learner.predict_proba(X)

@@ -79,7 +79,8 @@ def test_share_schedule_and_covering_follow_the_filter(blobs):
     assert np.array_equal(np.sort(calls[1]["covering"]), np.sort(expected_cover))
     assert np.array_equal(learner.clean_mask_, learner.labels_.astype(int) != 0)
     # the final model never sees a label the filter rejected
-    X_train, y_train = learner._training_set(X)
+    y_train = y[learner.train_idx_]  # no noise: the annotator's labels are y
+    assert y_train.size == int(learner.clean_mask_.sum())
     assert 0 not in set(y_train.tolist())
 
 
@@ -115,7 +116,7 @@ def test_train_on_all_keeps_rejected_labels(blobs):
     learner = NoiseAwareActiveLearner(RandomSampling(), FlagClassFilter(bad_label=0), budget=30,
                                       train_on="all", random_state=0)
     learner.fit_round(X, NoisyOracle(y))
-    _, y_train = learner._training_set(X)
+    y_train = y[learner.train_idx_]
     assert y_train.size == 30 and 0 in set(y_train.tolist())
 
 
@@ -252,7 +253,9 @@ def test_oracle_failure_keeps_bought_labels_and_resumes(blobs):
 
 
 @pytest.mark.parametrize("answer, exc, match", [
-    (lambda idx: np.zeros(len(idx) - 1, dtype=int), ValueError, "invalid labels"),
+    (lambda idx: np.zeros(len(idx) - 1, dtype=int), ValueError, "oracle's labels"),
+    (lambda idx: np.arange(len(idx)) % 3 + 0.5, ValueError, "non-integer"),
+    (lambda idx: np.array([0] * (len(idx) - 1) + ["a"], dtype=object), TypeError, "mix"),
     (lambda idx: np.full(len(idx), np.nan), ValueError, "NaN"),
     (lambda idx: np.array([None] * len(idx), dtype=object), ValueError, "None"),
     (lambda idx: np.full(len(idx), 7), ValueError, "outside the known classes"),
@@ -274,11 +277,9 @@ def test_bad_inputs(blobs):
     Xn[3, 1] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         NoiseAwareActiveLearner(RandomSampling()).fit_round(Xn, NoisyOracle(y))
-    with pytest.raises(ValueError, match="y has 59"):
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
         NoiseAwareActiveLearner(RandomSampling(), budget=5, n_rounds=1).fit(X, y[:-1])
-    with pytest.raises(ValueError, match="more than the 60 points"):
-        NoiseAwareActiveLearner(RandomSampling(), budget=50, n_rounds=2).fit(X, y)
-    with pytest.raises(TypeError, match="strategy must be"):
+    with pytest.raises(TypeError, match="'strategy' parameter"):
         NoiseAwareActiveLearner("probcover").fit_round(X, NoisyOracle(y))
     with pytest.raises(TypeError, match="oracle must be callable"):
         NoiseAwareActiveLearner(RandomSampling()).fit_round(X, y)
@@ -289,6 +290,28 @@ def test_bad_inputs(blobs):
         learner.fit_round(X[:-1], NoisyOracle(y[:-1]))
     with pytest.raises(ValueError, match="features"):
         learner.predict(X[:, :2])
+
+
+def test_fit_caps_a_schedule_larger_than_the_pool_and_warns_once(blobs):
+    X, y = blobs
+    learner = NoiseAwareActiveLearner(RandomSampling(), budget=50, n_rounds=2, random_state=0)
+    with pytest.warns(UserWarning, match="100 labels over 2 rounds, more than the 60 points") \
+            as record:
+        learner.fit(X, y)
+    assert len([w for w in record if issubclass(w.category, UserWarning)]) == 1
+    assert [r["budget"] for r in learner.history_] == [50, 10]
+    assert np.array_equal(np.sort(learner.labeled_idx_), np.arange(60))
+    # an explicit budget larger than what is left still raises
+    with pytest.raises(ValueError, match="larger than"):
+        NoiseAwareActiveLearner(RandomSampling(), budget=5).fit_round(X, NoisyOracle(y), budget=61)
+
+
+def test_fit_rejects_one_class_and_regression_targets(blobs):
+    X, y = blobs
+    with pytest.raises(ValueError, match="only one class"):
+        NoiseAwareActiveLearner(RandomSampling(), budget=5).fit(X, np.zeros(60, dtype=int))
+    with pytest.raises(ValueError, match="Unknown label type"):
+        NoiseAwareActiveLearner(RandomSampling(), budget=5).fit(X, np.linspace(0, 1, 60))
 
 
 def test_string_labels_and_plain_callable(blobs):

@@ -1,0 +1,193 @@
+"""The NAS steps: which labels may cover, judging labels, selecting, training.
+
+Each function takes the learner (a :class:`~skal.NoiseAwareActiveLearner`
+whose state is initialised) and reads its parameters and fitted state; the
+round engine (:mod:`._engine`) decides when each step runs.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+import warnings
+from typing import Any
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.dummy import DummyClassifier
+from sklearn.linear_model import LogisticRegression
+
+from ..strategies._random import RandomSampling
+
+__all__ = [
+    "default_estimator", "n_classes", "filter_active", "selection_covering", "select_share",
+    "run_filter", "judge_unjudged", "training_positions", "fit_estimator", "filter_quality",
+]
+
+
+def default_estimator():
+    """The final model used when ``estimator=None``: a linear probe."""
+    # Embeddings are unit-normalised, so logits are small: a weaker
+    # regularisation (C=10) than sklearn's default suits a linear probe.
+    return LogisticRegression(C=10.0, max_iter=2000)
+
+
+def n_classes(est) -> int | None:
+    if est.classes_.size:
+        return int(est.classes_.size)
+    if est._ledger.size:
+        return int(np.unique(est._ledger.labels.astype(str)).size)
+    return None
+
+
+def filter_active(est) -> bool:
+    """The filter judges once there are at least ``C`` labels of two classes or more."""
+    ledger = est._ledger
+    c = n_classes(est)
+    return (est.noise_filter_ is not None and c is not None and ledger.size >= c
+            and np.unique(ledger.labels.astype(str)).size >= 2)
+
+
+def selection_covering(est) -> np.ndarray:
+    """Labeled indices whose coverage counts for the next share."""
+    ledger = est._ledger
+    if not (est.noise_aware and filter_active(est)):
+        return ledger.idx
+    clean = ledger.clean_mask.copy()
+    if est.noise_dropout > 0:
+        # A wrong "noisy" verdict must not keep a region uncovered forever:
+        # a random share of the flagged labels covers anyway.
+        noisy = np.flatnonzero(~clean)
+        revive = est._rng.random(noisy.size) < est.noise_dropout
+        clean[noisy[revive]] = True
+    return ledger.idx[clean]
+
+
+def _configure_strategy(est) -> None:
+    params = est.strategy_.get_params(deep=False)
+    c = n_classes(est)
+    if (not est._n_clusters_set and c is not None and "n_clusters" in params
+            and params["n_clusters"] is None):
+        est.strategy_.set_params(n_clusters=c)
+        est._n_clusters_set = True
+    if est.noisy_weight is not None and "noisy_weight" in params:
+        if est.noisy_weight == "auto":
+            mask = est._ledger.clean_mask
+            est.strategy_.set_params(noisy_weight=float(mask.mean()) if mask.size else 1.0)
+        else:
+            est.strategy_.set_params(noisy_weight=float(est.noisy_weight))
+
+
+def select_share(est, X: np.ndarray, size: int) -> np.ndarray:
+    """Pick ``size`` pool indices with the strategy, coverage from believed labels."""
+    _configure_strategy(est)
+    strategy = est.strategy_
+    estimator = None
+    if strategy.requires_estimator:
+        estimator = est.estimator_
+        if estimator is None or not hasattr(estimator, "predict_proba") \
+                or isinstance(estimator, DummyClassifier):
+            # Cold start: a model-based strategy has no model before the
+            # first round, so the first picks are random.
+            strategy = RandomSampling(random_state=int(est._rng.integers(0, 2**31 - 1)))
+    return strategy.select(X, size, labeled=est._ledger.idx,
+                           covering=selection_covering(est), estimator=estimator)
+
+
+def _filter_keywords(flt) -> set[str]:
+    try:
+        return set(inspect.signature(flt.fit_filter).parameters)
+    except (TypeError, ValueError):
+        return set()
+
+
+def run_filter(est, X: np.ndarray | None) -> None:
+    """Re-run the filter on the whole labeled set and update the decisions.
+
+    ``X`` is the pool; it may be ``None`` for filters that look at the labeled
+    points only (their features are in the ledger).
+    """
+    ledger = est._ledger
+    if not filter_active(est):
+        ledger.set_decisions(np.ones(ledger.size))
+        return
+    flt = est.noise_filter_
+    kwargs: dict[str, Any] = {}
+    wants_pool = bool(getattr(flt, "uses_pool", False))
+    wants_unlabeled = bool(getattr(flt, "uses_unlabeled", False))
+    if (wants_pool or wants_unlabeled) and X is None:
+        raise ValueError(f"{type(flt).__name__} looks at the unlabeled pool: pass the pool as X")
+    if wants_unlabeled:
+        unlabeled = np.ones(X.shape[0], dtype=bool)
+        unlabeled[ledger.idx] = False
+        kwargs["X_unlabeled"] = X[unlabeled]
+    # Filters written before the pool-index contract do not take these.
+    accepted = _filter_keywords(flt)
+    if "sample_indices" in accepted:
+        kwargs["sample_indices"] = ledger.idx.copy()
+    if wants_pool and "X_pool" in accepted:
+        kwargs["X_pool"] = X
+    decision = np.asarray(flt.fit_filter(ledger.X, ledger.labels_array, **kwargs), dtype=np.float64)
+    m = float(est.noise_momentum)
+    score = m * ledger.clean_score + (1.0 - m) * decision if m > 0 else decision
+    ledger.set_decisions(score)
+
+
+def judge_unjudged(est, X: np.ndarray | None, pending) -> None:
+    """Run the filter when labels arrived that it has not judged yet."""
+    if pending is None or not pending.filter_stale:
+        return
+    t0 = time.perf_counter()
+    run_filter(est, X)
+    pending.filter_stale = False
+    pending.times["time_filter"] += time.perf_counter() - t0
+
+
+def training_positions(est) -> np.ndarray:
+    """Positions (in the ledger) of the labels the final estimator learns from."""
+    positions = np.arange(est._ledger.size, dtype=np.int64)
+    if est.train_on == "clean" and est.noise_filter_ is not None:
+        positions = positions[est._ledger.clean_mask]
+    return positions
+
+
+def fit_estimator(est, positions: np.ndarray) -> None:
+    """Train the final estimator on the labeled points at ``positions``."""
+    # Everything comes from the ledger (not the pool), so the same call
+    # rebuilds the same model after load().
+    ledger = est._ledger
+    est._fit_positions = np.asarray(positions, dtype=np.int64)
+    labels = ledger.labels_array
+    X_train, y_train = ledger.X[positions], labels[positions]
+    if y_train.size == 0 or np.unique(y_train).size < 2:
+        # One class (or none) left after filtering: nothing to discriminate,
+        # so predict the most frequent label rather than fail the round.
+        fallback_y = y_train if y_train.size else labels
+        fallback_X = X_train if y_train.size else ledger.X
+        est.estimator_ = DummyClassifier(strategy="most_frequent").fit(fallback_X, fallback_y)
+        return
+    model = default_estimator() if est.estimator is None else clone(est.estimator)
+    # An unseeded estimator (a random forest, a network) gets the run's seed:
+    # same random_state, same model, also after load().
+    params = model.get_params(deep=False) if hasattr(model, "get_params") else {}
+    if "random_state" in params and params["random_state"] is None:
+        model.set_params(random_state=est._estimator_seed)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*number of unique classes.*")
+        warnings.filterwarnings("ignore", message=".*least populated class.*")
+        est.estimator_ = model.fit(X_train, y_train)
+
+
+def filter_quality(est, oracle) -> dict:
+    """Precision/recall of the noisy-label flags when the oracle knows the truth."""
+    is_noisy = getattr(oracle, "is_noisy_", None)
+    ledger = est._ledger
+    if is_noisy is None or ledger.size == 0:
+        return {}
+    truth = np.asarray(is_noisy)[ledger.idx]
+    flagged = ~ledger.clean_mask
+    tp = int((flagged & truth).sum())
+    out = {"n_noisy_true": int(truth.sum()), "n_flagged": int(flagged.sum())}
+    out["filter_precision"] = tp / flagged.sum() if flagged.sum() else float("nan")
+    out["filter_recall"] = tp / truth.sum() if truth.sum() else float("nan")
+    return out
