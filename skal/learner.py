@@ -730,7 +730,8 @@ class NoiseAwareActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator
         return tags
 
     # ------------------------------------------------------------------ persistence
-    def save(self, path: str | os.PathLike, *, allowed_modules: Iterable[str] = ()) -> None:
+    def save(self, path: str | os.PathLike, *, allowed_modules: Iterable[str] = (),
+             metadata: dict | None = None) -> None:
         """Save the parameters and the whole state to one file, atomically, without pickle.
 
         The file is a ZIP archive holding ``state.json`` (parameters, history,
@@ -754,13 +755,22 @@ class NoiseAwareActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator
             parameters (strategy, filter, estimator and anything nested in
             them) must be classes from these packages with JSON-able
             parameters.
+        metadata : dict or None, default=None
+            Any JSON-able record to keep beside the state (a dataset name, a
+            labeling session's pool file); read it back with
+            :meth:`read_metadata`.
 
         Raises
         ------
         ValueError
             A parameter or a label cannot be saved safely; nothing is written.
         """
-        _persistence.save(self, path, allowed_modules=allowed_modules)
+        _persistence.save(self, path, allowed_modules=allowed_modules, metadata=metadata)
+
+    @staticmethod
+    def read_metadata(path: str | os.PathLike) -> dict | None:
+        """The ``metadata`` record saved by :meth:`save` (None when none was given)."""
+        return _persistence.read_metadata(path)
 
     @classmethod
     def load(cls, path: str | os.PathLike, *,

@@ -16,7 +16,7 @@ from .. import _state
 from ._engine import OpenRound
 from ._ledger import Ledger
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "save", "load"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "save", "load", "read_metadata"]
 
 #: Identity and version of the saved-state format.
 FORMAT = "skal.NoiseAwareActiveLearner"
@@ -32,15 +32,22 @@ def encoded_params(est, allowed_modules: Iterable[str] = ()) -> dict:
 
 
 def save(est, path: str | os.PathLike, *, allowed_modules: Iterable[str] = (),
-         include_cache: bool = True) -> None:
-    """Write ``est`` to ``path`` atomically (see ``NoiseAwareActiveLearner.save``)."""
+         include_cache: bool = True, metadata: dict | None = None) -> None:
+    """Write ``est`` to ``path`` atomically (see ``NoiseAwareActiveLearner.save``).
+
+    ``metadata`` is any JSON-able dict stored beside the state (a labeling
+    session keeps its pool file and ids there); :func:`read_metadata` reads it.
+    """
     extra = tuple(allowed_modules)
+    if metadata is not None and not isinstance(metadata, dict):
+        raise TypeError(f"metadata must be a dict or None, got {type(metadata).__name__}")
     state: dict = {
         "format": FORMAT,
         "version": FORMAT_VERSION,
         "class": f"{type(est).__module__}.{type(est).__qualname__}",
         "params": encoded_params(est, extra),
-        "fitted": hasattr(est, "_ledger"),
+        "fitted": "_ledger" in est.__dict__,
+        "metadata": metadata,
     }
     arrays: dict = {}
     if state["fitted"]:
@@ -73,6 +80,17 @@ def save(est, path: str | os.PathLike, *, allowed_modules: Iterable[str] = (),
         if include_cache:
             arrays.update(_strategy_cache(est))
     _state.write_archive(path, state, arrays)
+
+
+def read_metadata(path: str | os.PathLike) -> dict | None:
+    """The ``metadata`` dict saved with a learner (None when there is none)."""
+    state, _ = _state.read_archive(path)
+    if state.get("format") != FORMAT:
+        raise _state.StateFormatError(f"{os.fspath(path)!r} is not a saved NoiseAwareActiveLearner")
+    metadata = state.get("metadata")
+    if metadata is not None and not isinstance(metadata, dict):
+        raise _state.StateFormatError(f"{os.fspath(path)!r} is damaged: metadata is not a record")
+    return metadata
 
 
 def _strategy_cache(est) -> dict:
