@@ -59,8 +59,10 @@ def test_budget_schedule():
     assert budget_schedule(samples_per_class=[1, 2], n_classes=4, noise_rate=0.5) == [8, 8]
     with pytest.raises(ValueError, match="exactly one"):
         budget_schedule(n_rounds=2, budget=5, samples_per_class=[1, 2], n_classes=4)
-    with pytest.raises(ValueError, match="n_rounds"):
-        budget_schedule(budget=5)
+    # No length given: the default 5 rounds; no budget either: the paper's 1..n schedule.
+    assert budget_schedule(budget=5) == [5] * 5
+    assert budget_schedule(n_rounds=3, n_classes=10, noise_rate=0.3) == [15, 14, 14]
+    assert budget_schedule(n_classes=4, noise_rate=0.5) == [8] * 5
     with pytest.raises(ValueError, match="3 rounds"):
         budget_schedule(n_rounds=2, budget=[1, 2, 3])
     with pytest.raises(ValueError, match="positive"):
@@ -292,12 +294,23 @@ def test_runner_errors(small, kwargs, match):
         run_benchmark(X, y, X_test=X_te, y_test=y_te, **params)
 
 
+class _FailsInRoundTwo(RandomSampling):
+    """Valid parameters; its second selection fails, as a fault inside a cell would."""
+
+    def _select(self, X, budget, *, labeled, covering, estimator, rng):
+        if len(labeled):
+            raise ArithmeticError("boom")
+        return super()._select(X, budget, labeled=labeled, covering=covering,
+                               estimator=estimator, rng=rng)
+
+
 def test_cell_failure_names_the_cell(small):
     X, y, X_te, y_te = small
-    with pytest.raises(RuntimeError, match="strategy='random', filter='none'.*seed=0"):
-        run_benchmark(X, y, X_test=X_te, y_test=y_te, strategies=["random"], filters=["none"],
-                      noise=0.1, seeds=1, budget=5, rounds=1, backend="sequential",
-                      learner_params={"train_on": "bogus"}, progress=False)
+    with pytest.raises(RuntimeError, match="strategy='bad', filter='none'.*seed=0.*"
+                                           "ArithmeticError: boom"):
+        run_benchmark(X, y, X_test=X_te, y_test=y_te, strategies={"bad": _FailsInRoundTwo()},
+                      filters=["none"], noise=0.1, seeds=1, budget=5, rounds=2,
+                      backend="sequential", progress=False)
 
 
 def test_plot_learning_curves_range_band(sequential_run, tmp_path):

@@ -42,11 +42,11 @@ def test_budget_and_samples_per_class_are_exclusive(capsys):
     (["--strategies", "random,probcovr", "--budget", "5", "--rounds", "1"],
      "unknown strategy 'probcovr'; valid names: "),
     (["--filters", "none,aumm", "--budget", "5", "--rounds", "1"], "unknown filter 'aumm'"),
-    (["--budget", "5"], "a single --budget needs --rounds"),
-    (["--rounds", "2"], "give --budget"),
+    (["--budget", "5", "6", "--rounds", "3"], "--rounds 3 does not match the 2 value(s) of --budget"),
+    (["--samples-per-class", "1", "2", "--rounds", "3"], "does not match the 2 value(s)"),
     (["--seeds", "0", "--budget", "5", "--rounds", "1"], "--seeds must be a positive integer"),
     (["--dataset", "missing.npy", "--labels", "y.npy", "--budget", "5", "--rounds", "1"],
-     "embeddings file not found"),
+     "--dataset: file not found: missing.npy"),
     (["--test-size", "1.5", "--budget", "5", "--rounds", "1"], "--test-size must be in (0, 1)"),
     (["--budget", "5000", "--rounds", "1"], "more than the"),
 ])
@@ -101,7 +101,8 @@ def test_config_file_errors(tmp_path, capsys):
     bad_value = tmp_path / "c.json"
     bad_value.write_text(json.dumps({"noise_type": "gaussian", "budget": 5, "rounds": 1}))
     assert main(["bench", "--config", str(bad_value)]) == 2
-    assert "--noise-type must be symmetric or asymmetric" in capsys.readouterr().err
+    assert f"--noise-type (config file {bad_value}) must be symmetric or asymmetric, got 'gaussian'" \
+        in capsys.readouterr().err
 
 
 def test_user_embeddings_with_real_noisy_labels(tmp_path, digits, capsys):

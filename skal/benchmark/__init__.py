@@ -21,18 +21,16 @@ The public API::
 * :func:`plot_learning_curves` (needs matplotlib).
 """
 
-from ._config import (
+from ._config import available_filters, available_strategies, make_filter, make_strategy
+from ._metrics import aulc, filter_scores, summarize, summarize_rounds, summary_table
+from ._results import RECORD_COLUMNS, BenchmarkResults, write_csv
+from ._runner import run_benchmark
+from ._settings import (
     NoiseSetting,
-    available_filters,
-    available_strategies,
     budget_schedule,
-    make_filter,
-    make_strategy,
     parse_noise,
     samples_per_class_schedule,
 )
-from ._metrics import aulc, filter_scores, summarize, summarize_rounds, summary_table
-from ._runner import RECORD_COLUMNS, BenchmarkResults, run_benchmark, write_csv
 
 
 def __getattr__(name):
