@@ -5,6 +5,7 @@ import time
 
 import numpy as np
 import pytest
+from sklearn.utils._param_validation import InvalidParameterError
 import torch
 
 import skal.filters._aum as aum_module
@@ -199,7 +200,7 @@ def test_low_budget_falls_back_to_original_without_pool():
 def test_bad_parameters(params, match):
     X = np.eye(6, 3)
     y = np.array([0, 0, 0, 1, 1, 1])
-    with pytest.raises((ValueError, TypeError), match=match):
+    with pytest.raises(InvalidParameterError, match=f"The '{next(iter(params))}' parameter"):
         AUMFilter(**params).fit_filter(X, y)
 
 

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from sklearn.utils._param_validation import InvalidParameterError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -73,5 +74,5 @@ def test_reaches_target_on_digits():
 
 
 def test_bad_center():
-    with pytest.raises(ValueError, match="center"):
+    with pytest.raises(InvalidParameterError, match="The 'center' parameter of CentroidFilter"):
         CentroidFilter("mode").fit_filter(np.eye(6, 2), [0, 0, 0, 1, 1, 1])

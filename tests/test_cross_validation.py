@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.neighbors import KNeighborsClassifier
 from threadpoolctl import threadpool_limits
@@ -109,5 +110,5 @@ def test_default_reaches_target_on_digits():
 
 @pytest.mark.parametrize("params", [{"n_splits": 1}, {"n_repeats": 0}, {"n_splits": 2.0}])
 def test_bad_parameters(params):
-    with pytest.raises((ValueError, TypeError), match=next(iter(params))):
+    with pytest.raises(InvalidParameterError, match=f"The '{next(iter(params))}' parameter"):
         CrossValidationFilter(**params).fit_filter(np.eye(6, 2), [0, 0, 0, 1, 1, 1])

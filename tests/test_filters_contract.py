@@ -10,10 +10,12 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
+from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 from threadpoolctl import threadpool_limits
 
@@ -220,26 +222,100 @@ def test_bad_input_errors(cls, noisy_blobs):
         est.fit_filter(X, np.array([None] + list(y[1:]), dtype=object))
     with pytest.raises(ValueError, match="requires y"):
         est.fit_filter(X, None)
-    with pytest.raises(ValueError, match="y has 119 label"):
+    with pytest.raises(ValueError, match=r"inconsistent numbers of samples: \[120, 119\]"):
         est.fit_filter(X, y[:-1])
-    with pytest.raises(ValueError, match="X must be 2-D"):
+    with pytest.raises(ValueError, match="Expected 2D array, got 1D array"):
         est.fit_filter(X[:, 0], y)
     with pytest.raises(ValueError, match="X_unlabeled has 5 features"):
         est.fit_filter(X, y, X_unlabeled=U[:, :5])
     U_inf = U.copy()
     U_inf[0, 0] = np.inf
-    with pytest.raises(ValueError, match="X_unlabeled contains NaN or infinity"):
+    with pytest.raises(ValueError, match="X_unlabeled contains infinity"):
         est.fit_filter(X, y, X_unlabeled=U_inf)
-    with pytest.raises(TypeError, match="X must be numeric"):
+    with pytest.raises(ValueError, match="could not convert string to float"):
         est.fit_filter(np.full((120, 6), "a"), y)
 
 
 @pytest.mark.parametrize("cls", FILTERS, ids=IDS)
-def test_bad_parameters_raise_at_fit(cls, noisy_blobs):
+@pytest.mark.parametrize("value", [-1, 1.5, "3", None])
+def test_bad_parameters_raise_at_fit(cls, noisy_blobs, value):
+    """A wrong type or range fails at fit with scikit-learn's own message."""
     X, y, _, _ = noisy_blobs
-    est = cls(min_class_count=-1)  # every filter has this guard
-    with pytest.raises(ValueError, match="min_class_count"):
+    est = cls(min_class_count=value)  # every filter has this parameter
+    with pytest.raises(InvalidParameterError,
+                       match=r"The 'min_class_count' parameter of \w+Filter must be"):
         est.fit_filter(X, y)
+    assert issubclass(InvalidParameterError, ValueError)
+    with pytest.raises(InvalidParameterError):
+        est.fit(X, y)
+
+
+@pytest.mark.parametrize("cls", FILTERS, ids=IDS)
+def test_every_parameter_is_declared(cls):
+    declared = set(cls._parameter_constraints)
+    assert declared == set(cls().get_params(deep=False))
+
+
+@pytest.mark.parametrize("cls", FILTERS, ids=IDS)
+def test_sparse_input_accepted_or_explained(cls, noisy_blobs):
+    X, y, _, U = noisy_blobs
+    Xs = sp.csr_matrix(np.where(np.abs(X) > 0.3, X, 0.0))
+    Us = sp.csr_matrix(np.where(np.abs(U) > 0.3, U, 0.0))
+    est = make(cls)
+    pool = dict(sample_indices=np.arange(120)) if cls.uses_sample_indices else {}
+    if not cls.accepts_sparse:
+        with pytest.raises(TypeError, match="does not accept sparse X.*TruncatedSVD"):
+            est.fit_filter(Xs, y, X_unlabeled=Us, **pool)
+        return
+    sparse_mask = est.fit_filter(Xs, y, X_unlabeled=Us, **pool)
+    dense_mask = make(cls).fit_filter(Xs.toarray(), y, X_unlabeled=Us.toarray(), **pool)
+    # Same data, same decision (up to round-off in scores near the threshold).
+    assert (sparse_mask == dense_mask).mean() >= 0.97
+    assert sp.issparse(est.transform(Xs))
+    X_kept, _ = est.fit_resample(Xs, y, X_unlabeled=Us, **pool)
+    assert sp.issparse(X_kept) and X_kept.shape[0] == sparse_mask.sum()
+
+
+@pytest.mark.parametrize("cls", FILTERS, ids=IDS)
+def test_pandas_input_keeps_feature_names(cls, noisy_blobs):
+    pd = pytest.importorskip("pandas")
+    X, y, _, U = noisy_blobs
+    df = pd.DataFrame(X, columns=[f"f{i}" for i in range(6)])
+    est = make(cls)
+    pool = dict(sample_indices=np.arange(120)) if cls.uses_sample_indices else {}
+    mask = est.fit_filter(df, pd.Series(y), X_unlabeled=U, **pool)
+    np.testing.assert_array_equal(est.feature_names_in_, df.columns)
+    np.testing.assert_array_equal(mask, make(cls).fit_filter(X, y, X_unlabeled=U, **pool))
+    with pytest.raises(ValueError, match="feature names"):
+        est.transform(df.rename(columns={"f0": "other"}))
+
+
+@pytest.mark.parametrize("cls", FILTERS, ids=IDS)
+def test_sample_indices_are_validated(cls, noisy_blobs):
+    X, y, _, U = noisy_blobs
+    est = make(cls)
+    idx = np.arange(120)
+    pool = np.vstack([X, U])
+    with pytest.raises(ValueError, match="sample_indices must be unique"):
+        est.fit_filter(X, y, sample_indices=np.r_[idx[:-1], 0])
+    with pytest.raises(ValueError, match="sample_indices has 119 entries"):
+        est.fit_filter(X, y, sample_indices=idx[:-1])
+    with pytest.raises(TypeError, match="sample_indices must hold integers"):
+        est.fit_filter(X, y, sample_indices=idx.astype(float))
+    with pytest.raises(ValueError, match="sample_indices must be 1-D"):
+        est.fit_filter(X, y, sample_indices=idx.reshape(60, 2))
+    with pytest.raises(ValueError, match="non-negative"):
+        est.fit_filter(X, y, sample_indices=idx - 1)
+    if cls.uses_pool:
+        with pytest.raises(ValueError, match="outside X_pool's 180 rows"):
+            est.fit_filter(X, y, sample_indices=idx + 61, X_pool=pool)
+        with pytest.raises(ValueError, match="X_pool was given without sample_indices"):
+            est.fit_filter(X, y, X_pool=pool)
+    # Valid indices: recorded, and a filter that ignores them decides as without.
+    mask = est.fit_filter(X, y, X_unlabeled=U, sample_indices=idx, X_pool=pool)
+    np.testing.assert_array_equal(est.sample_indices_, idx)
+    if not (cls.uses_pool or cls.uses_sample_indices):
+        np.testing.assert_array_equal(mask, make(cls).fit_filter(X, y, X_unlabeled=U))
 
 
 @pytest.mark.parametrize("cls", FILTERS, ids=IDS)

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from sklearn.utils._param_validation import InvalidParameterError
 from threadpoolctl import threadpool_limits
 
 from skal.datasets import load_digits_embeddings
@@ -72,5 +73,5 @@ def test_reaches_target_on_digits():
 @pytest.mark.parametrize("params, match", [({"p_threshold": 1.5}, "p_threshold"),
                                            ({"n_iter": 0}, "n_iter")])
 def test_bad_parameters(params, match):
-    with pytest.raises((ValueError, TypeError), match=match):
+    with pytest.raises(InvalidParameterError, match=f"The '{next(iter(params))}' parameter"):
         FINEFilter(**params).fit_filter(np.eye(6, 2), [0, 0, 0, 1, 1, 1])

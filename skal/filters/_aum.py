@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
+import numbers
 
-from .._validation import check_positive
-from ._base import NoiseFilter, _check_int
+import numpy as np
+import scipy.sparse as sp
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from ._base import MIN_CLASS_COUNT, RANDOM_STATE, NoiseFilter
+
+# A sparse labeled set is densified for the linear probe up to this size.
+_DENSE_LIMIT_BYTES = 512 * 2**20
 
 __all__ = ["AUMFilter", "area_under_margin"]
 
@@ -178,6 +184,21 @@ class AUMFilter(NoiseFilter):
     """
 
     uses_unlabeled = True
+    accepts_sparse = True
+
+    _parameter_constraints: dict = {
+        "recipe": [StrOptions({"low_budget", "original"})],
+        "percentile": [Interval(numbers.Real, 0, 100, closed="both"), None],
+        "epochs": [Interval(numbers.Integral, 1, None, closed="left")],
+        "lr": [Interval(numbers.Real, 0, None, closed="neither")],
+        "momentum": [Interval(numbers.Real, 0, None, closed="left")],
+        "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
+        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "device": [str],
+        "n_threads": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "min_class_count": MIN_CLASS_COUNT,
+        "random_state": RANDOM_STATE,
+    }
 
     def __init__(self, recipe="low_budget", *, percentile=None, epochs=40, lr=0.1, momentum=0.9,
                  weight_decay=1e-4, batch_size=64, device="cpu", n_threads=1,
@@ -194,21 +215,6 @@ class AUMFilter(NoiseFilter):
         self.min_class_count = min_class_count
         self.random_state = random_state
 
-    def _validate_params(self):
-        if self.recipe not in ("low_budget", "original"):
-            raise ValueError(f"recipe must be 'low_budget' or 'original', got {self.recipe!r}")
-        if self.percentile is not None:
-            p = check_positive(self.percentile, "percentile", strict=False)
-            if p > 100:
-                raise ValueError(f"percentile must be in [0, 100], got {self.percentile}")
-        for name, low in (("epochs", 1), ("batch_size", 1), ("min_class_count", 0)):
-            _check_int(getattr(self, name), name, low)
-        if self.n_threads is not None:
-            _check_int(self.n_threads, "n_threads", 1)
-        check_positive(self.lr, "lr")
-        check_positive(self.momentum, "momentum", strict=False)
-        check_positive(self.weight_decay, "weight_decay", strict=False)
-
     def _aum(self, X, y, n_outputs, rng):
         aum = area_under_margin(X, y, n_outputs, epochs=self.epochs, lr=self.lr,
                                 momentum=self.momentum, weight_decay=self.weight_decay,
@@ -224,7 +230,7 @@ class AUMFilter(NoiseFilter):
         return aum
 
     def _fit_filter(self, X, y, n_classes, *, X_unlabeled, rng):
-        self._validate_params()
+        X = _dense(X, "X")
         n = X.shape[0]
         n_threshold = math.ceil(n / n_classes)
         recipe = self.recipe
@@ -239,7 +245,7 @@ class AUMFilter(NoiseFilter):
         pct = 80.0 if self.percentile is None else float(self.percentile)
         n_threshold = min(n_threshold, X_unlabeled.shape[0])
         pick = rng.choice(X_unlabeled.shape[0], size=n_threshold, replace=False)
-        X_all = np.vstack([X, X_unlabeled[pick]])
+        X_all = np.vstack([X, _dense(X_unlabeled[pick], "X_unlabeled")])
         y_all = np.concatenate([y, np.full(n_threshold, n_classes, dtype=np.int64)])
         aum = self._aum(X_all, y_all, n_classes + 1, rng)
         scores, thr_scores = aum[: X.shape[0]], aum[X.shape[0]:]
@@ -279,3 +285,17 @@ class AUMFilter(NoiseFilter):
         scores = np.where(judged, best_rel, 0.0) + threshold
         clean = ~(flagged_all & judged)
         return scores, threshold, clean
+
+
+def _dense(X, name: str) -> np.ndarray:
+    """A dense copy of a sparse block for the linear probe, within a memory limit."""
+    if not sp.issparse(X):
+        return X
+    n_bytes = X.shape[0] * X.shape[1] * X.dtype.itemsize
+    if n_bytes > _DENSE_LIMIT_BYTES:
+        raise ValueError(
+            f"AUMFilter trains a dense linear probe: the sparse {name} of shape {X.shape} would "
+            f"take {n_bytes / 2**20:.0f} MiB dense; reduce it first, e.g. with "
+            "sklearn.decomposition.TruncatedSVD(n_components=256)"
+        )
+    return X.toarray()

@@ -7,12 +7,21 @@ from abc import ABCMeta, abstractmethod
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils.validation import check_is_fitted
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from .._validation import check_embeddings, check_labels, check_n_features, check_random_state
+from .._validation import check_random_state
 
 __all__ = ["NoiseFilter"]
+
+#: The constraint every ``min_class_count`` parameter shares.
+MIN_CLASS_COUNT = [Interval(numbers.Integral, 0, None, closed="left")]
+#: ``random_state`` as the filters accept it (a Generator is accepted too).
+RANDOM_STATE = ["random_state", np.random.Generator]
+
+_FLOAT_DTYPES = [np.float64, np.float32]
 
 
 class NoiseFilter(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
@@ -36,54 +45,80 @@ class NoiseFilter(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
     wrong label does. A filter has no fixed class list: a label value seen
     for the first time is simply a class with one label, kept this way.
 
+    Parameters are declared in ``_parameter_constraints`` and checked by
+    scikit-learn's machinery when :meth:`fit_filter` (or :meth:`fit`) runs:
+    a wrong type or range raises
+    :class:`~sklearn.utils._param_validation.InvalidParameterError`, a
+    ``ValueError``.
+
     Subclasses implement :meth:`_fit_filter` on validated inputs with labels
-    encoded as ``0 .. n_classes - 1``.
+    encoded as ``0 .. n_classes - 1``. A filter that sets ``uses_pool`` (or
+    ``uses_sample_indices``) also receives ``sample_indices`` (and
+    ``X_pool``) there.
     """
+
+    _parameter_constraints: dict = {}
 
     #: Whether the filter can use unlabeled pool points (``X_unlabeled``).
     uses_unlabeled: bool = False
+    #: Whether the filter uses the whole pool (``X_pool``, labeled rows
+    #: included) and the pool indices of the labeled rows. A learner passes
+    #: ``X_pool`` only to such filters.
+    uses_pool: bool = False
+    #: Whether the filter needs ``sample_indices`` (without the pool).
+    uses_sample_indices: bool = False
+    #: Whether ``_fit_filter`` accepts ``scipy.sparse`` CSR matrices.
+    accepts_sparse: bool = False
 
     #: Whether the decision is ``scores_ >= threshold_`` (outside protected
     #: small classes). Filters whose decision is not a threshold on their
     #: scores (confident learning) set it to False.
     _threshold_decision: bool = True
 
-    def fit_filter(self, X: Any, y: Any, *, X_unlabeled: Any = None) -> np.ndarray:
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit_filter(self, X: Any, y: Any, *, X_unlabeled: Any = None,
+                   sample_indices: Any = None, X_pool: Any = None) -> np.ndarray:
         """Fit the filter and return which labels to keep.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Features (embeddings) of the labeled points.
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Features (embeddings) of the labeled points. Sparse matrices are
+            accepted by the filters whose ``accepts_sparse`` is True; the
+            others say so and suggest a dense reduction.
         y : array-like of shape (n_samples,)
             The labels the annotator gave (any label values).
-        X_unlabeled : array-like of shape (n_unlabeled, n_features), optional
+        X_unlabeled : {array-like, sparse matrix} of shape (n_unlabeled, n_features), optional
             Unlabeled pool points, for filters that use them (AUM draws its
-            threshold samples there).
+            threshold samples there; pool filters treat ``[X; X_unlabeled]``
+            as the pool when ``X_pool`` is not given).
+        sample_indices : array-like of int, shape (n_samples,), optional
+            Pool index of each labeled row: unique non-negative integers
+            (within ``X_pool`` when it is given). Needed by filters that judge
+            labels by pool position (:class:`IdealFilter`) and used by pool
+            filters to find the labeled rows in ``X_pool``.
+        X_pool : {array-like, sparse matrix} of shape (n_pool, n_features), optional
+            The whole pool, labeled rows included (``X_pool[sample_indices]``
+            are the rows of ``X``), for filters with ``uses_pool = True``;
+            requires ``sample_indices``. Ignored by the other filters.
 
         Returns
         -------
         clean_mask : ndarray of bool, shape (n_samples,)
             ``True`` where the label is kept as clean.
         """
-        if y is None:
-            # ValueError with scikit-learn's wording, so that generic tooling
-            # recognises a supervised estimator called without a target.
-            raise ValueError(
-                f"{type(self).__name__} requires y to be passed, but the target y is None"
-            )
-        X = check_embeddings(X, "X")
-        y = check_labels(y, X.shape[0], "y")
-        if X_unlabeled is not None:
-            X_unlabeled = check_embeddings(X_unlabeled, "X_unlabeled", min_samples=0)
-            if X_unlabeled.shape[1] != X.shape[1]:
-                raise ValueError(
-                    f"X_unlabeled has {X_unlabeled.shape[1]} features but X has {X.shape[1]}"
-                )
-            if X_unlabeled.shape[0] == 0:
-                X_unlabeled = None
+        X, y = self._validate_Xy(X, y)
+        X_unlabeled = self._check_other(X_unlabeled, "X_unlabeled", X.shape[1])
+        if X_unlabeled is not None and X_unlabeled.shape[0] == 0:
+            X_unlabeled = None
+        X_pool = self._check_other(X_pool, "X_pool", X.shape[1]) if self.uses_pool else None
+        if X_pool is not None and sample_indices is None:
+            raise ValueError("X_pool was given without sample_indices: pass the pool index of "
+                             "every labeled row")
+        n_pool = X_pool.shape[0] if X_pool is not None else None
+        self.sample_indices_ = (None if sample_indices is None
+                                else _check_sample_indices(sample_indices, y.shape[0], n_pool))
         self.classes_, y_enc = np.unique(y, return_inverse=True)
-        self.n_features_in_ = X.shape[1]
         n_classes = self.classes_.size
         if n_classes < 2:
             scores = np.ones(X.shape[0])
@@ -91,9 +126,14 @@ class NoiseFilter(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
             mask = np.ones(X.shape[0], dtype=bool)
         else:
             rng = check_random_state(getattr(self, "random_state", None))
-            y_enc = y_enc.astype(np.int64)
+            y_enc = y_enc.astype(np.int64).ravel()
+            extra = {}
+            if self.uses_pool or self.uses_sample_indices:
+                extra["sample_indices"] = self.sample_indices_
+            if self.uses_pool:
+                extra["X_pool"] = X_pool
             scores, threshold, mask = self._fit_filter(
-                X, y_enc, n_classes, X_unlabeled=X_unlabeled, rng=rng
+                X, y_enc, n_classes, X_unlabeled=X_unlabeled, rng=rng, **extra
             )
             min_count = getattr(self, "min_class_count", 0)
             if min_count:
@@ -103,35 +143,74 @@ class NoiseFilter(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
         self.clean_mask_ = np.asarray(mask, dtype=bool)
         return self.clean_mask_.copy()
 
+    def _validate_Xy(self, X: Any, y: Any):
+        """scikit-learn's validation of ``(X, y)`` plus the label checks it lacks."""
+        if y is None:
+            # scikit-learn's wording, so that generic tooling recognises a
+            # supervised estimator called without a target.
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None"
+            )
+        if sp.issparse(X) and not self.accepts_sparse:
+            raise TypeError(_sparse_message(self, "X"))
+        X, y = validate_data(self, X, y, accept_sparse="csr" if self.accepts_sparse else False,
+                             dtype=_FLOAT_DTYPES, y_numeric=False)
+        if y.dtype == object:
+            # Label values are compared and sorted: None has no place among them.
+            if any(v is None for v in y):
+                raise ValueError("y contains None; every label must be a valid class")
+        return X, y
+
+    def _check_other(self, A: Any, name: str, n_features: int):
+        """Validate an extra pool array (``X_unlabeled``, ``X_pool``)."""
+        if A is None:
+            return None
+        if sp.issparse(A) and not self.accepts_sparse:
+            raise TypeError(_sparse_message(self, name))
+        A = check_array(A, accept_sparse="csr" if self.accepts_sparse else False,
+                        dtype=_FLOAT_DTYPES, ensure_min_samples=0, input_name=name)
+        if A.shape[1] != n_features:
+            raise ValueError(f"{name} has {A.shape[1]} features but X has {n_features}")
+        return A
+
     @abstractmethod
     def _fit_filter(self, X: np.ndarray, y: np.ndarray, n_classes: int, *,
                     X_unlabeled: np.ndarray | None,
-                    rng: np.random.Generator) -> tuple[np.ndarray, float, np.ndarray]:
-        """Return ``(scores, threshold, clean_mask)`` for encoded labels ``y``."""
+                    rng: np.random.Generator, **pool) -> tuple[np.ndarray, float, np.ndarray]:
+        """Return ``(scores, threshold, clean_mask)`` for encoded labels ``y``.
 
-    def fit(self, X: Any, y: Any, X_unlabeled: Any = None) -> NoiseFilter:
+        ``pool`` holds ``sample_indices`` (filters with ``uses_pool`` or
+        ``uses_sample_indices``) and ``X_pool`` (filters with ``uses_pool``).
+        """
+
+    def fit(self, X: Any, y: Any, X_unlabeled: Any = None, *, sample_indices: Any = None,
+            X_pool: Any = None) -> NoiseFilter:
         """Fit the filter (see :meth:`fit_filter`) and return ``self``."""
-        self.fit_filter(X, y, X_unlabeled=X_unlabeled)
+        self.fit_filter(X, y, X_unlabeled=X_unlabeled, sample_indices=sample_indices,
+                        X_pool=X_pool)
         return self
 
-    def transform(self, X: Any) -> np.ndarray:
+    def transform(self, X: Any):
         """Identity: a transformer cannot drop rows (use :meth:`fit_resample`)."""
         check_is_fitted(self, "clean_mask_")
-        X = check_embeddings(X, "X")
-        check_n_features(self, X)
-        return X
+        if sp.issparse(X) and not self.accepts_sparse:
+            raise TypeError(_sparse_message(self, "X"))
+        return validate_data(self, X, reset=False, dtype=_FLOAT_DTYPES,
+                             accept_sparse="csr" if self.accepts_sparse else False)
 
-    def fit_resample(self, X: Any, y: Any, *, X_unlabeled: Any = None):
+    def fit_resample(self, X: Any, y: Any, *, X_unlabeled: Any = None,
+                     sample_indices: Any = None, X_pool: Any = None):
         """Fit the filter and return the samples it keeps.
 
         Returns
         -------
-        X_kept : ndarray of shape (n_kept, n_features)
+        X_kept : ndarray or sparse matrix of shape (n_kept, n_features)
         y_kept : ndarray of shape (n_kept,)
         """
-        mask = self.fit_filter(X, y, X_unlabeled=X_unlabeled)
-        X = check_embeddings(X, "X")
-        return X[mask], np.asarray(y)[mask]
+        mask = self.fit_filter(X, y, X_unlabeled=X_unlabeled, sample_indices=sample_indices,
+                               X_pool=X_pool)
+        X = check_array(X, accept_sparse="csr", dtype=_FLOAT_DTYPES)
+        return X[mask], np.asarray(y).ravel()[mask]
 
     def _more_tags(self):  # scikit-learn < 1.6
         return {"requires_y": True, "preserves_dtype": [np.float64, np.float32]}
@@ -140,7 +219,38 @@ class NoiseFilter(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
         tags = super().__sklearn_tags__()
         tags.target_tags.required = True
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        tags.input_tags.sparse = self.accepts_sparse
         return tags
+
+
+def _sparse_message(est: Any, name: str) -> str:
+    return (f"{type(est).__name__} does not accept sparse {name}: pass a dense array "
+            f"({name}.toarray()), or reduce a wide sparse matrix (TF-IDF) first, e.g. with "
+            "sklearn.decomposition.TruncatedSVD(n_components=256); KNNFilter, CentroidFilter, "
+            "CrossValidationFilter, ConfidentLearningFilter and FINEFilter take sparse input")
+
+
+def _check_sample_indices(indices: Any, n_samples: int, n_pool: int | None) -> np.ndarray:
+    """Validate the pool indices of the labeled rows."""
+    arr = np.asarray(indices)
+    if arr.ndim != 1:
+        raise ValueError(f"sample_indices must be 1-D, got an array of shape {arr.shape}")
+    if arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer):
+        raise TypeError(f"sample_indices must hold integers, got dtype {arr.dtype}")
+    if arr.shape[0] != n_samples:
+        raise ValueError(
+            f"sample_indices has {arr.shape[0]} entries but y has {n_samples} labels"
+        )
+    arr = arr.astype(np.int64)
+    if arr.size and arr.min() < 0:
+        raise ValueError(f"sample_indices must be non-negative, got {int(arr.min())}")
+    if n_pool is not None and arr.size and arr.max() >= n_pool:
+        raise ValueError(
+            f"sample_indices holds {int(arr.max())}, outside X_pool's {n_pool} rows"
+        )
+    if np.unique(arr).size != arr.size:
+        raise ValueError("sample_indices must be unique: each labeled row is one pool point")
+    return arr
 
 
 def _small_class_mask(y: np.ndarray, n_classes: int, min_class_count: int) -> np.ndarray:
@@ -148,10 +258,11 @@ def _small_class_mask(y: np.ndarray, n_classes: int, min_class_count: int) -> np
     return np.bincount(y, minlength=n_classes)[y] < min_class_count
 
 
-def _check_int(value: Any, name: str, low: int) -> int:
-    """Validate an integer parameter ``>= low`` (bools rejected)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer >= {low}, got {value!r}")
-    if value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    return int(value)
+def row_normalize(X):
+    """Rows projected onto the unit sphere (zero rows stay zero); dense or CSR."""
+    if sp.issparse(X):
+        norms = np.sqrt(np.asarray(X.multiply(X).sum(axis=1)).ravel())
+        scale = 1.0 / np.maximum(norms, 1e-12)
+        return sp.csr_matrix(sp.diags(scale) @ X)
+    X = np.asarray(X, dtype=np.float64)
+    return X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import numpy as np
+import numbers
 
-from ._base import NoiseFilter, _check_int
+import numpy as np
+import scipy.sparse as sp
+from sklearn.utils._param_validation import StrOptions
+
+from ._base import MIN_CLASS_COUNT, NoiseFilter, row_normalize
 
 __all__ = ["CentroidFilter", "geometric_median"]
 
@@ -18,7 +22,7 @@ def geometric_median(X: np.ndarray, *, max_iter: int = 100, tol: float = 1e-7) -
 
     Parameters
     ----------
-    X : ndarray of shape (n_samples, n_features)
+    X : ndarray or sparse matrix of shape (n_samples, n_features)
     max_iter : int, default=100
     tol : float, default=1e-7
         Stop when the centre moves less than ``tol`` (relative to the data scale).
@@ -27,16 +31,26 @@ def geometric_median(X: np.ndarray, *, max_iter: int = 100, tol: float = 1e-7) -
     -------
     median : ndarray of shape (n_features,)
     """
-    X = np.asarray(X, dtype=np.float64)
-    z = np.median(X, axis=0)
-    scale = max(float(np.abs(X).max()), 1e-12)
+    if sp.issparse(X):
+        X = sp.csr_matrix(X, dtype=np.float64)
+        # The coordinate-wise median of a sparse matrix is not cheap; the mean
+        # is an equally valid start for Weiszfeld's iteration.
+        z = np.asarray(X.mean(axis=0)).ravel()
+        x_sq = np.asarray(X.multiply(X).sum(axis=1)).ravel()
+        scale = max(float(abs(X).max()), 1e-12) if X.nnz else 1e-12
+    else:
+        X = np.asarray(X, dtype=np.float64)
+        z = np.median(X, axis=0)
+        x_sq = np.einsum("ij,ij->i", X, X)
+        scale = max(float(np.abs(X).max()), 1e-12)
     for _ in range(max_iter):
-        d = np.linalg.norm(X - z, axis=1)
+        # |x - z|^2 expanded, so that a sparse X is never densified.
+        d = np.sqrt(np.maximum(x_sq - 2.0 * (X @ z) + z @ z, 0.0))
         # A centre sitting on a data point would divide by zero; that point
         # simply drops out of the weighted average (Vardi & Zhang's fix is not
         # needed for a filter's purposes).
         w = 1.0 / np.maximum(d, 1e-12 * scale)
-        z_new = w @ X / w.sum()
+        z_new = np.asarray(X.T @ w).ravel() / w.sum()
         if np.linalg.norm(z_new - z) <= tol * scale:
             return z_new
         z = z_new
@@ -87,34 +101,36 @@ class CentroidFilter(NoiseFilter):
     True
     """
 
+    _parameter_constraints: dict = {
+        "center": [StrOptions({"geometric_median", "median", "mean"})],
+        "normalize": ["boolean"],
+        "min_class_count": MIN_CLASS_COUNT,
+    }
+    accepts_sparse = True
+
     def __init__(self, center="geometric_median", *, normalize=True, min_class_count=3):
         self.center = center
         self.normalize = normalize
         self.min_class_count = min_class_count
 
-    def _validate_params(self) -> None:
-        if self.center not in ("geometric_median", "median", "mean"):
-            raise ValueError(
-                f"center must be 'geometric_median', 'median' or 'mean', got {self.center!r}"
-            )
-        _check_int(self.min_class_count, "min_class_count", 0)
-
     def _fit_filter(self, X, y, n_classes, *, X_unlabeled, rng):
-        self._validate_params()
-        Z = np.asarray(X, dtype=np.float64)
+        Z = X if sp.issparse(X) else np.asarray(X, dtype=np.float64)
         if self.normalize:
-            Z = Z / np.maximum(np.linalg.norm(Z, axis=1, keepdims=True), 1e-12)
+            Z = row_normalize(Z)
         centers = np.empty((n_classes, Z.shape[1]))
         for c in range(n_classes):
             members = Z[y == c]
             if self.center == "mean":
-                centers[c] = members.mean(axis=0)
+                centers[c] = np.asarray(members.mean(axis=0)).ravel()
             elif self.center == "median":
-                centers[c] = np.median(members, axis=0)
+                dense = members.toarray() if sp.issparse(members) else members
+                centers[c] = np.median(dense, axis=0)
             else:
                 centers[c] = geometric_median(members)
         # Squared distances through one matrix product; clip the round-off.
-        d2 = (np.einsum("ij,ij->i", Z, Z)[:, None] - 2 * Z @ centers.T
+        z_sq = (np.asarray(Z.multiply(Z).sum(axis=1)).ravel() if sp.issparse(Z)
+                else np.einsum("ij,ij->i", Z, Z))
+        d2 = (z_sq[:, None] - 2 * np.asarray(Z @ centers.T)
               + np.einsum("ij,ij->i", centers, centers)[None, :])
         dist = np.sqrt(np.maximum(d2, 0.0))
         rows = np.arange(Z.shape[0])

@@ -1,33 +1,20 @@
-"""Confident learning (Northcutt et al., 2021) through cleanlab, on out-of-fold probabilities."""
+"""Confident learning (Northcutt et al., 2021) on out-of-fold probabilities."""
 
 from __future__ import annotations
 
-import warnings
+import numbers
 from typing import Any
 
 import numpy as np
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import KFold, StratifiedKFold
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
-from .._validation import check_fraction
-from ._base import NoiseFilter, _check_int
+from ._base import MIN_CLASS_COUNT, RANDOM_STATE, NoiseFilter
+from ._confident_joint import FILTER_BY, find_label_issues
 
 __all__ = ["ConfidentLearningFilter", "out_of_fold_proba"]
-
-_FILTER_BY = ("prune_by_noise_rate", "prune_by_class", "both", "confident_learning",
-              "predicted_neq_given", "low_normalized_margin", "low_self_confidence")
-
-_CLEANLAB_HINT = ("ConfidentLearningFilter needs cleanlab, an optional dependency of skal: "
-                  "install it with pip install 'skal[cleanlab]'")
-
-
-def _import_find_label_issues():
-    try:
-        from cleanlab.filter import find_label_issues
-    except ImportError as exc:
-        raise ImportError(_CLEANLAB_HINT) from exc
-    return find_label_issues
 
 
 def out_of_fold_proba(estimator: Any, X: np.ndarray, y: np.ndarray, n_classes: int, *,
@@ -81,15 +68,17 @@ def out_of_fold_proba(estimator: Any, X: np.ndarray, y: np.ndarray, n_classes: i
 
 
 class ConfidentLearningFilter(NoiseFilter):
-    """Confident learning: cleanlab's ``find_label_issues`` on out-of-fold probabilities.
+    """Confident learning: flag the labels that out-of-fold probabilities contradict.
 
     Out-of-fold class probabilities are computed with any scikit-learn
-    classifier (:func:`out_of_fold_proba`), then passed with the given
-    labels to :func:`cleanlab.filter.find_label_issues`, whose flags are the
-    decision. The confident-learning rules are cleanlab's, not rewritten here.
-
-    Needs the optional dependency cleanlab (``pip install 'skal[cleanlab]'``);
-    without it :meth:`fit_filter` raises an ``ImportError`` naming that extra.
+    classifier (:func:`out_of_fold_proba`); confident learning
+    (Northcutt, Jiang & Chuang, "Confident Learning: Estimating Uncertainty in
+    Dataset Labels", JAIR 2021) then estimates from them how many labels of
+    each class belong to each other class (the calibrated *confident joint*)
+    and flags that many labels, those with the largest margin towards the
+    other class (:func:`skal.filters._confident_joint.find_label_issues`).
+    Implemented here on NumPy; the flags equal those of cleanlab's
+    ``find_label_issues`` on the same probabilities (checked by the tests).
 
     Parameters
     ----------
@@ -98,21 +87,16 @@ class ConfidentLearningFilter(NoiseFilter):
         ``LogisticRegression(C=10, max_iter=1000)`` (unit-normalised embeddings
         have small norms, so the default ``C=1`` underfits them).
     n_splits : int, default=5
-        Folds of the out-of-fold predictions (cleanlab's recommendation).
+        Folds of the out-of-fold predictions.
     filter_by : str, default="prune_by_noise_rate"
-        cleanlab's ``filter_by``: ``"prune_by_noise_rate"``,
-        ``"prune_by_class"``, ``"both"``, ``"confident_learning"``,
-        ``"predicted_neq_given"``, ``"low_normalized_margin"`` or
-        ``"low_self_confidence"``.
+        The flagging rule: ``"prune_by_noise_rate"``, ``"prune_by_class"``,
+        ``"both"``, ``"confident_learning"``, ``"predicted_neq_given"``,
+        ``"low_normalized_margin"`` or ``"low_self_confidence"`` (see
+        :func:`~skal.filters._confident_joint.find_label_issues`).
     frac_noise : float in (0, 1], default=1.0
-        cleanlab's ``frac_noise``: the fraction of the estimated noise to flag.
+        Flag only this fraction of the estimated noise (pruning rules).
     min_examples_per_class : int, default=1
-        cleanlab's ``min_examples_per_class``.
-    find_label_issues_kwargs : dict or None, default=None
-        Any further keyword arguments of ``find_label_issues``.
-    n_jobs : int, default=1
-        cleanlab's ``n_jobs``; 1 avoids starting worker processes for the
-        small labeled sets of active learning.
+        Pruning leaves at least this many labels in each class.
     min_class_count : int, default=3
         Labels of classes with fewer labels are kept unjudged.
     random_state : int, numpy Generator or None, default=None
@@ -123,11 +107,11 @@ class ConfidentLearningFilter(NoiseFilter):
     scores_ : ndarray of shape (n_samples,)
         Self-confidence: the out-of-fold probability of the given label.
     threshold_ : float
-        NaN: cleanlab's decision is not a single threshold on ``scores_``.
+        NaN: the decision is not a single threshold on ``scores_``.
     pred_probs_ : ndarray of shape (n_samples, n_classes)
-        The out-of-fold probabilities given to cleanlab (columns follow ``classes_``).
+        The out-of-fold probabilities (columns follow ``classes_``).
     label_issues_ : ndarray of bool
-        cleanlab's flags before small classes are protected.
+        The flags before small classes are protected.
     clean_mask_ : ndarray of bool
     classes_ : ndarray
 
@@ -144,53 +128,37 @@ class ConfidentLearningFilter(NoiseFilter):
     """
 
     _threshold_decision = False
+    accepts_sparse = True
+
+    _parameter_constraints: dict = {
+        "estimator": [HasMethods(["fit", "predict_proba"]), None],
+        "n_splits": [Interval(numbers.Integral, 2, None, closed="left")],
+        "filter_by": [StrOptions(set(FILTER_BY))],
+        "frac_noise": [Interval(numbers.Real, 0, 1, closed="right")],
+        "min_examples_per_class": [Interval(numbers.Integral, 0, None, closed="left")],
+        "min_class_count": MIN_CLASS_COUNT,
+        "random_state": RANDOM_STATE,
+    }
 
     def __init__(self, estimator=None, *, n_splits=5, filter_by="prune_by_noise_rate",
-                 frac_noise=1.0, min_examples_per_class=1, find_label_issues_kwargs=None,
-                 n_jobs=1, min_class_count=3, random_state=None):
+                 frac_noise=1.0, min_examples_per_class=1, min_class_count=3,
+                 random_state=None):
         self.estimator = estimator
         self.n_splits = n_splits
         self.filter_by = filter_by
         self.frac_noise = frac_noise
         self.min_examples_per_class = min_examples_per_class
-        self.find_label_issues_kwargs = find_label_issues_kwargs
-        self.n_jobs = n_jobs
         self.min_class_count = min_class_count
         self.random_state = random_state
 
-    def _validate_params(self) -> None:
-        _check_int(self.n_splits, "n_splits", 2)
-        _check_int(self.min_examples_per_class, "min_examples_per_class", 0)
-        _check_int(self.min_class_count, "min_class_count", 0)
-        check_fraction(self.frac_noise, "frac_noise", low_inclusive=False)
-        if self.filter_by not in _FILTER_BY:
-            raise ValueError(f"filter_by must be one of {_FILTER_BY}, got {self.filter_by!r}")
-        if self.find_label_issues_kwargs is not None and not isinstance(
-                self.find_label_issues_kwargs, dict):
-            raise TypeError("find_label_issues_kwargs must be a dict or None, got "
-                            f"{type(self.find_label_issues_kwargs).__name__}")
-        # These change what find_label_issues returns (ranked indices, a
-        # multi-label format), which a boolean-mask filter cannot honour.
-        bad = {"return_indices_ranked_by", "multi_label"} & set(self.find_label_issues_kwargs or {})
-        if bad:
-            raise ValueError(f"find_label_issues_kwargs may not set {sorted(bad)}")
-
     def _fit_filter(self, X, y, n_classes, *, X_unlabeled, rng):
-        self._validate_params()
-        find_label_issues = _import_find_label_issues()
         estimator = (LogisticRegression(C=10.0, max_iter=1000) if self.estimator is None
                      else self.estimator)
         proba = out_of_fold_proba(estimator, X, y, n_classes, n_splits=self.n_splits,
                                   random_state=int(rng.integers(0, 2**31 - 1)))
-        kwargs = dict(self.find_label_issues_kwargs or {})
-        kwargs.update(filter_by=self.filter_by, frac_noise=self.frac_noise,
-                      min_examples_per_class=self.min_examples_per_class, n_jobs=self.n_jobs)
-        with warnings.catch_warnings():
-            # cleanlab warns that it cannot judge classes with very few labels;
-            # those are exactly the ones this filter keeps unjudged anyway.
-            warnings.filterwarnings("ignore", message="May not flag all label issues",
-                                    category=UserWarning)
-            issues = np.asarray(find_label_issues(y, proba, **kwargs), dtype=bool)
+        issues = find_label_issues(y, proba, filter_by=self.filter_by,
+                                   frac_noise=float(self.frac_noise),
+                                   min_examples_per_class=int(self.min_examples_per_class))
         self.pred_probs_ = proba
         self.label_issues_ = issues
         scores = proba[np.arange(y.size), y]

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import KFold, StratifiedKFold
 
-from ._base import NoiseFilter, _check_int
+from sklearn.utils._param_validation import HasMethods, Interval
+
+from ._base import MIN_CLASS_COUNT, RANDOM_STATE, NoiseFilter
 
 __all__ = ["CrossValidationFilter"]
 
@@ -58,6 +62,15 @@ class CrossValidationFilter(NoiseFilter):
     True
     """
 
+    _parameter_constraints: dict = {
+        "estimator": [HasMethods(["fit", "predict"]), None],
+        "n_splits": [Interval(numbers.Integral, 2, None, closed="left")],
+        "n_repeats": [Interval(numbers.Integral, 1, None, closed="left")],
+        "min_class_count": MIN_CLASS_COUNT,
+        "random_state": RANDOM_STATE,
+    }
+    accepts_sparse = True
+
     def __init__(self, estimator=None, *, n_splits=3, n_repeats=3, min_class_count=3,
                  random_state=None):
         self.estimator = estimator
@@ -65,10 +78,6 @@ class CrossValidationFilter(NoiseFilter):
         self.n_repeats = n_repeats
         self.min_class_count = min_class_count
         self.random_state = random_state
-
-    def _validate_params(self):
-        for name, low in (("n_splits", 2), ("n_repeats", 1), ("min_class_count", 0)):
-            _check_int(getattr(self, name), name, low)
 
     def _make_estimator(self, seed: int | None = None):
         if self.estimator is None:
@@ -82,7 +91,6 @@ class CrossValidationFilter(NoiseFilter):
         return est
 
     def _fit_filter(self, X, y, n_classes, *, X_unlabeled, rng):
-        self._validate_params()
         n = X.shape[0]
         counts = np.bincount(y, minlength=n_classes)
         agree = np.zeros(n)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import warnings
 
+import numbers
+
 import numpy as np
+import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
+from sklearn.utils._param_validation import Interval
 
-from .._validation import check_fraction
-from ._base import NoiseFilter, _check_int
+from ._base import MIN_CLASS_COUNT, RANDOM_STATE, NoiseFilter, row_normalize
 
 __all__ = ["FINEFilter", "fine_scores"]
 
@@ -26,7 +29,7 @@ def fine_scores(X: np.ndarray, y: np.ndarray, n_classes: int, *,
 
     Parameters
     ----------
-    X : ndarray of shape (n_samples, n_features)
+    X : ndarray or sparse matrix of shape (n_samples, n_features)
     y : ndarray of int, shape (n_samples,)
         Labels in ``[0, n_classes)``.
     n_classes : int
@@ -41,21 +44,35 @@ def fine_scores(X: np.ndarray, y: np.ndarray, n_classes: int, *,
     directions : ndarray of shape (n_classes, n_features)
         Unit principal direction of each class (zero for an empty class).
     """
-    Z = np.asarray(X, dtype=np.float64)
-    Z = Z / np.maximum(np.linalg.norm(Z, axis=1, keepdims=True), 1e-12)
+    Z = row_normalize(X if sp.issparse(X) else np.asarray(X, dtype=np.float64))
     use = np.ones(Z.shape[0], dtype=bool) if basis_mask is None else np.asarray(basis_mask, dtype=bool)
     directions = np.zeros((n_classes, Z.shape[1]))
+    scores = np.zeros(Z.shape[0])
     for c in range(n_classes):
         in_class = y == c
         members = Z[in_class & use] if np.any(in_class & use) else Z[in_class]
         if members.shape[0] == 0:
             continue
-        # The top right singular vector of Z_c is the principal eigenvector of
-        # its gram matrix Z_cᵀ Z_c; eigh on the d×d matrix is cheap and exact.
-        _, vecs = np.linalg.eigh(members.T @ members)
-        directions[c] = vecs[:, -1]
-    scores = np.abs(np.einsum("ij,ij->i", Z, directions[y]))
+        directions[c] = _principal_direction(members)
+        scores[in_class] = np.abs(np.asarray(Z[in_class] @ directions[c]).ravel())
     return scores, directions
+
+
+def _principal_direction(M) -> np.ndarray:
+    """Top right singular vector of ``M`` (dense or CSR), unit length."""
+    n, d = M.shape
+    if d <= n and not sp.issparse(M):
+        # The principal eigenvector of the d x d gram matrix: cheap and exact.
+        _, vecs = np.linalg.eigh(M.T @ M)
+        return vecs[:, -1]
+    # Wide or sparse: go through the n x n gram M M^T instead; its top
+    # eigenvector v gives the direction M^T v (TF-IDF has d >> n).
+    G = M @ M.T
+    G = G.toarray() if sp.issparse(G) else np.asarray(G)
+    _, vecs = np.linalg.eigh(G)
+    u = np.asarray(M.T @ vecs[:, -1]).ravel()
+    norm = np.linalg.norm(u)
+    return u / norm if norm > 0 else u
 
 
 class FINEFilter(NoiseFilter):
@@ -119,6 +136,15 @@ class FINEFilter(NoiseFilter):
     True
     """
 
+    _parameter_constraints: dict = {
+        "n_iter": [Interval(numbers.Integral, 1, None, closed="left")],
+        "standardize": ["boolean"],
+        "p_threshold": [Interval(numbers.Real, 0, 1, closed="both")],
+        "min_class_count": MIN_CLASS_COUNT,
+        "random_state": RANDOM_STATE,
+    }
+    accepts_sparse = True
+
     def __init__(self, *, n_iter=3, standardize=False, p_threshold=0.5, min_class_count=4,
                  random_state=None):
         self.n_iter = n_iter
@@ -127,14 +153,11 @@ class FINEFilter(NoiseFilter):
         self.min_class_count = min_class_count
         self.random_state = random_state
 
-    def _validate_params(self) -> None:
-        check_fraction(self.p_threshold, "p_threshold")
-        _check_int(self.n_iter, "n_iter", 1)
-        _check_int(self.min_class_count, "min_class_count", 0)
-
     def _fit_filter(self, X, y, n_classes, *, X_unlabeled, rng):
-        self._validate_params()
-        Z = np.asarray(X, dtype=np.float64)
+        if sp.issparse(X) and self.standardize:
+            raise ValueError("FINEFilter(standardize=True) centres every feature, which would "
+                             "densify the sparse X: use standardize=False or pass a dense X")
+        Z = X if sp.issparse(X) else np.asarray(X, dtype=np.float64)
         if self.standardize:
             std = Z.std(axis=0)
             Z = (Z - Z.mean(axis=0)) / np.where(std > 1e-12, std, 1.0)

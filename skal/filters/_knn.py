@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 from sklearn.neighbors import NearestNeighbors
+from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._base import NoiseFilter, _check_int
+from ._base import MIN_CLASS_COUNT, NoiseFilter
 
 __all__ = ["KNNFilter"]
 
@@ -59,6 +62,15 @@ class KNNFilter(NoiseFilter):
     True
     """
 
+    _parameter_constraints: dict = {
+        "n_neighbors": [Interval(numbers.Integral, 1, None, closed="left")],
+        "weights": [StrOptions({"uniform", "distance"})],
+        "metric": [str, callable],
+        "min_class_count": MIN_CLASS_COUNT,
+        "n_jobs": [numbers.Integral, None],
+    }
+    accepts_sparse = True
+
     def __init__(self, n_neighbors=10, *, weights="uniform", metric="euclidean",
                  min_class_count=3, n_jobs=None):
         self.n_neighbors = n_neighbors
@@ -67,14 +79,7 @@ class KNNFilter(NoiseFilter):
         self.min_class_count = min_class_count
         self.n_jobs = n_jobs
 
-    def _validate_params(self) -> None:
-        _check_int(self.n_neighbors, "n_neighbors", 1)
-        _check_int(self.min_class_count, "min_class_count", 0)
-        if self.weights not in ("uniform", "distance"):
-            raise ValueError(f"weights must be 'uniform' or 'distance', got {self.weights!r}")
-
     def _fit_filter(self, X, y, n_classes, *, X_unlabeled, rng):
-        self._validate_params()
         n = X.shape[0]
         k = min(self.n_neighbors, n - 1)
         nn = NearestNeighbors(n_neighbors=k + 1, metric=self.metric, n_jobs=self.n_jobs).fit(X)
