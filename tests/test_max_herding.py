@@ -128,3 +128,29 @@ def test_property_greedy_over_random_inputs(n, d, sigma, seed, w):
     s = MaxHerding(bandwidth=sigma, noisy_weight=w, random_state=seed)
     picks = s.select(X, budget, labeled=labeled, covering=covering)
     check_is_greedy(dense_kernel(X, sigma), picks, s.gains_, labeled, covering, w)
+
+
+@pytest.mark.parametrize("n_lab", [0, 7])
+def test_symmetric_first_pass_over_several_tiles_is_still_exact(n_lab, monkeypatch):
+    import skal.strategies._max_herding as mh
+
+    passes = []
+    real = mh._KernelRows.all_gains_symmetric
+
+    def spy(self, m):
+        before = self.n_rows_computed
+        out = real(self, m)
+        passes.append(self.n_rows_computed - before)
+        return out
+
+    monkeypatch.setattr(mh._KernelRows, "all_gains_symmetric", spy)
+    # 600 points in tiles of 256: the first pass uses upper-triangle tiles and
+    # their transposes; the picks must still be the dense greedy's.
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(4, 3))[rng.integers(0, 4, 600)] + 0.7 * rng.normal(size=(600, 3))
+    labeled = rng.choice(600, size=n_lab, replace=False)
+    s = MaxHerding(bandwidth=0.9, cache_bytes=0, block_rows=50, random_state=0)
+    picks = s.select(X, 6, labeled=labeled)
+    check_is_greedy(dense_kernel(X, 0.9), picks, s.gains_, labeled, labeled, 0.0)
+    # The first pass took the symmetric route: about half of 600 rows of products.
+    assert len(passes) == 1 and passes[0] <= 0.7 * 600
