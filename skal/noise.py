@@ -242,6 +242,12 @@ class NoisyOracle:
         arr = np.asarray(indices)
         if arr.dtype == bool:
             raise TypeError("indices must be integer pool indices, not a boolean mask")
+        if arr.size and arr.dtype.kind not in "iu":
+            # 1.5 must not quietly become 1: a wrong index buys a wrong label.
+            numeric = arr.dtype.kind == "f" and np.all(np.isfinite(arr))
+            if not (numeric and np.all(arr == np.round(arr))):
+                raise TypeError(f"indices must be integer pool indices, got {arr.ravel()[:5].tolist()} "
+                                f"(dtype {arr.dtype})")
         idx = np.asarray(arr, dtype=np.int64).ravel() if arr.size else np.empty(0, np.int64)
         if idx.size and (idx.min() < 0 or idx.max() >= len(self)):
             check_indices(idx, len(self), "indices")  # raises with a clear message

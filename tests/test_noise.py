@@ -126,3 +126,11 @@ def test_oracle_with_fixed_real_noisy_labels():
     assert oracle([1, 3]).tolist() == [2, 1]
     with pytest.raises(ValueError, match="y_noisy"):
         NoisyOracle(y, y_noisy=[0, 1])
+
+
+def test_oracle_refuses_non_integer_indices():
+    oracle = NoisyOracle(np.arange(10) % 3)
+    with pytest.raises(TypeError, match="integer pool indices"):
+        oracle([1.5])
+    assert oracle([1.0, 2]).tolist() == [1, 2]       # integral floats are fine
+    assert oracle.n_queries_ == 2
