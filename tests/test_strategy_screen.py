@@ -138,3 +138,24 @@ def test_observed_screen_error_is_within_the_bound(screen):
 def test_bad_screen():
     with pytest.raises(ValueError, match="screen"):
         delta_ball_graph(np.eye(3), 0.5, screen="int8")
+
+
+@pytest.mark.parametrize("screen", ["float32", "bfloat16"])
+@pytest.mark.parametrize("kind", ["duplicates", "zeros", "clustered"])
+def test_device_side_confirmation_matches_the_reference(screen, kind):
+    # The CUDA path decides the band in float64 on the device; run it on the
+    # CPU through torch and compare with the dense definition.
+    Xn = make(kind, 120, 16, seed=7)
+    _, D = dense_reference(Xn, 1.0)
+    for delta in deltas_at_pair_distances(D, np.random.default_rng(2)):
+        A, _ = dense_reference(Xn, delta)
+        tiles = ScreenedTiles(Xn, delta, device="cpu", screen=screen, confirm_on_device=True)
+        got = np.zeros_like(A)
+        for start in range(0, 120, 50):
+            sl = slice(start, min(120, start + 50))
+            cols, counts = tiles.edges(sl, upper=False)
+            rows = np.repeat(np.arange(sl.start, sl.stop), counts)
+            got[rows, cols] = True
+            assert cols.size == counts.sum()
+        np.testing.assert_array_equal(got, A)
+        assert tiles.n_confirmed > 0 or kind == "duplicates"

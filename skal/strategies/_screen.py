@@ -164,7 +164,11 @@ class ScreenedTiles:
         ``None``: the screen is a NumPy float32 product; a torch device string
         runs it with torch there.
     screen : {"float32", "bfloat16"}
-        Precision of the screening product (bfloat16 needs ``device``).
+        Precision of the screening product (bfloat16 runs through torch).
+    confirm_on_device : bool or None
+        Measure the band in float64 on ``device`` (pairs within a 1e-10
+        relative margin of δ still go to the host's reference arithmetic);
+        ``None``: on CUDA only.
 
     Attributes
     ----------
@@ -176,7 +180,8 @@ class ScreenedTiles:
         Pairs measured with the float64 definition so far.
     """
 
-    def __init__(self, Xn: np.ndarray, delta: float, *, device=None, screen: str = "float32"):
+    def __init__(self, Xn: np.ndarray, delta: float, *, device=None, screen: str = "float32",
+                 confirm_on_device: bool | None = None):
         if screen not in ("float32", "bfloat16"):
             raise ValueError(f"screen must be 'float32' or 'bfloat16', got {screen!r}")
         if screen == "bfloat16" and device is None:
@@ -210,6 +215,11 @@ class ScreenedTiles:
             else:
                 self.Xs = Xt
         self.screen = screen
+        # On CUDA the float64 check of the band runs there too (the host would
+        # be the bottleneck at 10^6 points); None means "on CUDA only".
+        if confirm_on_device is None:
+            confirm_on_device = device is not None and self.Xs.device.type == "cuda"
+        self.confirm_on_device = bool(confirm_on_device) and device is not None
         self.bound = screen_bound(d, max_norm=rho, input_error=r, output_rounding=out_round)
         slack = (d + 16) * 2.0**-48
         t = 1.0 - self.delta * self.delta / 2.0
@@ -225,6 +235,30 @@ class ScreenedTiles:
         torch = self.torch
         with _exact_cuda_matmul(torch):
             return self.Xs[sl] @ self.Xs[first:].T
+
+    def _confirm_on_device(self, rows_t, cols_t):
+        """Band pairs (device tensors) that are *outside* the ball, as a bool tensor."""
+        torch = self.torch
+        if getattr(self, "_X64", None) is None:
+            self._X64 = torch.from_numpy(self.Xn).to(self.Xs.device).double()
+        d2lim = self.delta * self.delta
+        # The device's float64 sum may round differently from NumPy's pairwise
+        # one, by far less than this relative margin (d 2^-52 ~ 1e-13 at d=512).
+        margin = 1e-10 * d2lim
+        out = torch.empty(rows_t.numel(), dtype=torch.bool, device=rows_t.device)
+        step = max(1, _CONFIRM_ELEMS // max(1, self.Xn.shape[1]))
+        for s in range(0, rows_t.numel(), step):
+            r, c = rows_t[s:s + step], cols_t[s:s + step]
+            diff = self._X64[r] - self._X64[c]
+            d2 = (diff * diff).sum(dim=1)
+            outside = d2 >= d2lim
+            unsure = torch.nonzero((d2 - d2lim).abs() <= margin).flatten()
+            if unsure.numel():
+                ur, uc = r[unsure].cpu().numpy(), c[unsure].cpu().numpy()
+                exact_in = exact_within(self.Xn, ur, uc, self.delta)
+                outside[unsure] = torch.from_numpy(~exact_in).to(outside.device)
+            out[s:s + step] = outside
+        return torch.nonzero(out).flatten()
 
     def _lower_mask(self, m: int, like):
         if m not in self._lower:
@@ -282,11 +316,23 @@ class ScreenedTiles:
             vals = S[nz]
             in_band = torch.nonzero(vals <= float(self.hi)).flatten()
             rows_t, cols_t = nz
+            del S, vals
             counts = torch.bincount(rows_t, minlength=m).cpu().numpy()
+            if in_band.numel() and self.confirm_on_device:
+                # Decide the band on the device in float64; only pairs within
+                # a rounding margin of delta go to the host's reference arithmetic.
+                drop = self._confirm_on_device(rows_t[in_band] + sl.start,
+                                               cols_t[in_band] + first)
+                self.n_confirmed += int(in_band.numel())
+                keep = torch.ones(cols_t.numel(), dtype=torch.bool, device=cols_t.device)
+                keep[in_band[drop]] = False
+                counts = counts - torch.bincount(rows_t[in_band[drop]], minlength=m).cpu().numpy()
+                cols = (cols_t[keep] + first).cpu().numpy()
+                return cols, counts
             band = in_band.cpu().numpy()
             r_band = rows_t[in_band].cpu().numpy()
             cols = cols_t.cpu().numpy()
-            del S, nz, vals
+            del nz
         cols = cols + first
         if band.size:
             inside = exact_within(self.Xn, r_band + sl.start, cols[band], self.delta)
