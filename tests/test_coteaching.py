@@ -249,10 +249,10 @@ def test_history_records_schedule_and_both_networks():
         assert values.shape == (5,) and np.all(np.isfinite(values))
     accs = np.asarray(clf.history[:, "train_acc1"])
     assert np.all((accs >= 0) & (accs <= 1))
-    # train_loss is the mean of the two networks' losses
+    # train_loss is what the optimizers minimise: the sum of both networks' losses
     np.testing.assert_allclose(
         clf.history[:, "train_loss"],
-        (np.asarray(clf.history[:, "train_loss1"]) + np.asarray(clf.history[:, "train_loss2"])) / 2,
+        np.asarray(clf.history[:, "train_loss1"]) + np.asarray(clf.history[:, "train_loss2"]),
         rtol=1e-5)
 
 
@@ -407,8 +407,13 @@ def test_device_cpu_and_default_device():
     X, y = _blobs()
     clf = _clf(max_epochs=1, device="cpu").fit(X, y)
     assert all(p.device.type == "cpu" for p in clf.module2_.parameters())
-    default = CoTeachingClassifier(MLP).device
-    assert default == ("cuda" if torch.cuda.is_available() else "cpu")
+    # the default is resolved when the networks are built, not at import
+    default = CoTeachingClassifier(MLP, max_epochs=1)
+    assert default.device == "auto"
+    default.fit(X, y)
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert default.device_ == expected and default.device == "auto"
+    assert next(default.module2_.parameters()).device.type == expected
 
 
 def test_partial_fit_continues_schedule_and_rejects_unknown_labels():
