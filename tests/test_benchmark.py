@@ -199,12 +199,18 @@ def test_sequential_records(sequential_run, small):
     assert len(res.summary) == 4 and {s["n_seeds"] for s in res.summary} == {2}
 
 
-def test_loky_matches_sequential(sequential_run, small, tmp_path):
+@pytest.mark.slow  # starting loky workers takes 15-20 s on a loaded 2-core machine
+def test_loky_matches_sequential(sequential_run, small):
     X, y, X_te, y_te = small
-    res = run_benchmark(X, y, X_test=X_te, y_test=y_te, backend="loky", n_jobs=2,
-                        out=tmp_path, **GRID)
+    res = run_benchmark(X, y, X_test=X_te, y_test=y_te, backend="loky", n_jobs=2, **GRID)
     _assert_same(res, sequential_run)
     assert res.config["execution"] == {"backend": "loky", "n_jobs": 2, "inner_threads": 1}
+
+
+def test_saved_files(sequential_run, tmp_path):
+    res = sequential_run
+    paths = res.save(tmp_path)
+    assert set(paths) == {"records", "rounds", "summary", "config", "plot"}
     # Files: the tidy CSV, its schema and row count; the JSON configuration; the plot.
     with open(tmp_path / "results.csv", newline="") as fh:
         rows = list(csv.reader(fh))
@@ -221,6 +227,7 @@ def test_loky_matches_sequential(sequential_run, small, tmp_path):
     assert [s["label"] for s in cfg["strategies"]] == ["random", "npc"]
     assert [s["noise_aware"] for s in cfg["strategies"]] == [False, True]
     assert cfg["n_pool"] == 400 and cfg["n_test"] == 200 and cfg["n_cells"] == 8
+    assert cfg["execution"] == {"backend": "sequential", "n_jobs": 1, "inner_threads": 1}
     with open(tmp_path / "summary.csv", newline="") as fh:
         summary = list(csv.DictReader(fh))
     assert len(summary) == 4 and "aulc_mean" in summary[0]
