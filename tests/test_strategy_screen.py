@@ -159,3 +159,26 @@ def test_device_side_confirmation_matches_the_reference(screen, kind):
             assert cols.size == counts.sum()
         np.testing.assert_array_equal(got, A)
         assert tiles.n_confirmed > 0 or kind == "duplicates"
+
+
+@pytest.mark.parametrize("kind", ["clustered", "duplicates", "zeros", "random"])
+@pytest.mark.parametrize("device", [None, "cpu"])
+def test_pruned_build_is_exact(kind, device, monkeypatch):
+    import skal.strategies._prune as prune_mod
+
+    # Small chunks and tiles so that a 600-point pool has many of both.
+    monkeypatch.setattr(prune_mod, "_MAX_CHUNK", 24)
+    monkeypatch.setattr(prune_mod, "_TILE_ROWS", 80)
+    Xn = make(kind, 600, 8, seed=11)
+    _, D = dense_reference(Xn, 1.0)
+    for delta in deltas_at_pair_distances(D, np.random.default_rng(3), k=2) + [0.05]:
+        check(Xn, delta, prune=True, device=device, screen="float32")
+    if kind == "clustered" and device is None:
+        # Tight clusters and a small radius: most chunk pairs are skipped.
+        assert prune_mod.PrunePlan(Xn, 0.05).visited_fraction() < 0.8
+        assert prune_mod.PrunePlan(Xn, 2.5).visited_fraction() == 1.0
+
+
+def test_bad_prune():
+    with pytest.raises(ValueError, match="prune"):
+        delta_ball_graph(np.eye(3), 0.5, prune="maybe")

@@ -229,12 +229,15 @@ class ScreenedTiles:
         self._lower = {}
         self.n_confirmed = 0
 
-    def _matmul(self, sl: slice, first: int):
+    def _matmul(self, sl: slice, first: int, col_idx=None):
         if self.device is None:
-            return self.Xn[sl] @ self.Xn[first:].T
+            B = self.Xn[first:] if col_idx is None else self.Xn[col_idx]
+            return self.Xn[sl] @ B.T
         torch = self.torch
+        B = self.Xs[first:] if col_idx is None else \
+            self.Xs[torch.from_numpy(col_idx).to(self.Xs.device)]
         with _exact_cuda_matmul(torch):
-            return self.Xs[sl] @ self.Xs[first:].T
+            return self.Xs[sl] @ B.T
 
     def _confirm_on_device(self, rows_t, cols_t):
         """Band pairs (device tensors) that are *outside* the ball, as a bool tensor."""
@@ -268,17 +271,26 @@ class ScreenedTiles:
             self._lower[m] = mask
         return self._lower[m]
 
-    def edges(self, sl: slice, *, upper: bool) -> tuple[np.ndarray, np.ndarray]:
+    def edges(self, sl: slice, *, upper: bool,
+              col_idx: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Column indices (row-major, sorted per row) and per-row counts of rows ``sl``.
 
-        With ``upper=True`` only columns ``j >= i`` are produced.
+        With ``upper=True`` only columns ``j >= i`` are produced. ``col_idx``
+        (sorted, holding every column of ``sl`` and none before it when
+        ``upper``) restricts the columns compared; pairs outside it are
+        taken to be non-edges (block pruning proves them so).
         """
         m = sl.stop - sl.start
         first = sl.start if upper else 0
-        S = self._matmul(sl, first)
+        S = self._matmul(sl, first, col_idx)
         zr = self.zero_rows
         zr_tile = zr[(zr >= sl.start) & (zr < sl.stop)] - sl.start
-        zc_tile = zr[zr >= first] - first
+        if col_idx is None:
+            zc_tile = zr[zr >= first] - first
+            offset = sl.start - first  # column of the tile's first diagonal entry
+        else:
+            zc_tile = np.flatnonzero(np.isin(col_idx, zr)) if zr.size else zr
+            offset = int(np.searchsorted(col_idx, sl.start))
         diag = np.arange(m)
         if self.device is None:
             # Pairs with a zero row are undecidable by the screen: send them to
@@ -287,9 +299,9 @@ class ScreenedTiles:
                 S[zr_tile] = self.mid
             if zc_tile.size:
                 S[:, zc_tile] = self.mid
-            S[diag, diag + sl.start - first] = 2.0  # self-loops, whatever rounding says
+            S[diag, diag + offset] = 2.0  # self-loops, whatever rounding says
             if upper:
-                S[:, :m][self._lower_mask(m, S)] = -np.inf
+                S[:, offset:offset + m][self._lower_mask(m, S)] = -np.inf
             mask = S > self.lo
             width = S.shape[1]
             flat = np.flatnonzero(mask)
@@ -309,15 +321,18 @@ class ScreenedTiles:
             if zc_tile.size:
                 S[:, torch.from_numpy(zc_tile).to(S.device)] = float(self.mid)
             dt = torch.from_numpy(diag).to(S.device)
-            S[dt, dt + (sl.start - first)] = 2.0
+            S[dt, dt + offset] = 2.0
             if upper:
-                S[:, :m].masked_fill_(self._lower_mask(m, S), float("-inf"))
+                S[:, offset:offset + m].masked_fill_(self._lower_mask(m, S), float("-inf"))
             nz = torch.nonzero(S > float(self.lo), as_tuple=True)
             vals = S[nz]
             in_band = torch.nonzero(vals <= float(self.hi)).flatten()
             rows_t, cols_t = nz
             del S, vals
             counts = torch.bincount(rows_t, minlength=m).cpu().numpy()
+            if col_idx is not None:
+                cols_t = torch.from_numpy(col_idx).to(cols_t.device)[cols_t]
+                first = 0
             if in_band.numel() and self.confirm_on_device:
                 # Decide the band on the device in float64; only pairs within
                 # a rounding margin of delta go to the host's reference arithmetic.
@@ -333,7 +348,10 @@ class ScreenedTiles:
             r_band = rows_t[in_band].cpu().numpy()
             cols = cols_t.cpu().numpy()
             del nz
-        cols = cols + first
+        if col_idx is None:
+            cols = cols + first
+        elif self.device is None:  # the torch path mapped its columns already
+            cols = col_idx[cols]
         if band.size:
             inside = exact_within(self.Xn, r_band + sl.start, cols[band], self.delta)
             self.n_confirmed += int(band.size)
