@@ -1,56 +1,56 @@
-"""The Co-Teaching estimator: parameters, fitting, the training step, prediction."""
+"""The Co-Teaching estimator: construction, fitting and prediction.
+
+The rest of its methods live in the package's other modules, one job each,
+and are mixed in (see the bottom of the class for the list).
+"""
 
 from __future__ import annotations
 
-from numbers import Integral, Real
 from types import MappingProxyType
 
 import numpy as np
 import torch
 from sklearn.exceptions import NotFittedError
-from sklearn.utils._param_validation import (
-    Interval,
-    Options,
-    StrOptions,
-    validate_parameter_constraints,
-)
 from skorch import NeuralNetClassifier
 from skorch.callbacks import EpochScoring, PassthroughScoring
-from skorch.dataset import Dataset, unpack_data
-from skorch.utils import to_tensor
+from skorch.dataset import Dataset
 from torch.utils.data import DataLoader
 
 from ..nets import MLP
 from ._callbacks import CoTeachingSchedule, _accuracy_on_codes, _QuietPrintLog
 from ._data import _TrainingData
-from ._loss import loss_coteaching
 from ._pair import _NetworkPair
-from ._runtime import _Runtime, check_device
-from ._schedules import forget_rate_scheduler, learning_rate_plan
+from ._params import _Parameters, check_device
+from ._schedules import _SchedulePlans
+from ._step import _TrainingStep
 from ._targets import class_weights, encode_labels, validate_inputs
 
-_COMPONENT = [callable]  # a class, a factory, or an instance (instances are callable too)
 
-
-class CoTeachingClassifier(_Runtime, _NetworkPair, _TrainingData, NeuralNetClassifier):
+class CoTeachingClassifier(_Parameters, _SchedulePlans, _TrainingStep, _NetworkPair, _TrainingData,
+                           NeuralNetClassifier):
     """Two networks trained with Co-Teaching behind ``fit`` / ``predict``.
 
     A :class:`skorch.NeuralNetClassifier` with a second module (``module2_``)
     and a second optimizer (``optimizer2_``) registered the skorch way, so
     ``set_params(module2__...)``, ``optimizer2__lr``, ``clone``, pickling,
     :class:`skorch.callbacks.Checkpoint` (``f_module2=``, ``f_optimizer2=``)
-    and :class:`~sklearn.model_selection.GridSearchCV` work. Both modules must
-    return logits; training uses cross-entropy through
-    :func:`loss_coteaching`. Labels may be any sortable values (ints,
-    strings, ...); ``predict`` maps back through ``classes_``.
+    and :class:`~sklearn.model_selection.GridSearchCV` work. Training runs
+    skorch's own ``train_step`` (optimizer closures, so
+    :class:`torch.optim.LBFGS` works; ``on_grad_computed`` callbacks fire),
+    with the small-loss exchange of :func:`loss_coteaching` in ``get_loss``.
+    Both modules return logits. Labels may be any sortable values (ints,
+    strings, ...); ``predict`` maps back through ``classes_``. Arrays, lists
+    and DataFrames are validated the scikit-learn way (``n_features_in_``,
+    ``feature_names_in_``; sparse input is refused) and cast to float32.
 
     Parameters
     ----------
-    module : torch module class or instance
+    module : torch module class or instance, default=skal.nets.MLP
         Network 1, returning logits. When it is a class whose constructor
         accepts ``n_features`` / ``n_classes`` and these are not given as
-        ``module__*`` parameters, they are filled in from the data at ``fit``
-        (see :class:`skal.nets.MLP`).
+        ``module__*`` parameters, they are filled in from the data at ``fit``:
+        by default a one-hidden-layer MLP (256 units, layer norm) sized from
+        ``X`` and the classes.
     module2 : torch module class or instance, default=None
         Network 2. ``None`` builds an independently initialised copy of
         ``module`` (a fresh instance of the class, or a deep copy of an
@@ -58,12 +58,12 @@ class CoTeachingClassifier(_Runtime, _NetworkPair, _TrainingData, NeuralNetClass
         ``module__*`` parameters reach both networks; ``module2__*`` override
         them for network 2.
     forget_rate : float, default=0.2
-        Final fraction of every mini-batch each network drops, in [0, 1]. Set
+        Final fraction of every mini-batch each network drops, in [0, 1). Set
         it to the expected noise rate when known.
     num_gradual : int, default=10
         Epochs over which the forget rate ramps up from 0.
-    exponent : float, default=1
-        Shape of the ramp (see :func:`forget_rate_scheduler`).
+    exponent : float, default=1.0
+        Shape of the ramp (see :func:`forget_rate_scheduler`); > 0.
     epoch_decay_start : int or None, default=None
         Epoch from which the learning rate decays linearly to zero and Adam's
         beta1 drops to 0.1. ``None`` uses ``round(0.4 * max_epochs)``, the
@@ -86,6 +86,12 @@ class CoTeachingClassifier(_Runtime, _NetworkPair, _TrainingData, NeuralNetClass
         Run both networks as one vectorised call (``torch.func.vmap`` over
         stacked weights). Requires two modules of the same architecture;
         results match the unfused step up to floating-point rounding.
+    random_state : int, RandomState instance or None, default=None
+        Seeds torch's generators for a fit (weights, shuffling, dropout),
+        which then leaves the caller's random state as it was: the same int
+        gives the same model from every ``fit``; each continuation
+        (``partial_fit``, warm start) gets its own reproducible seed. ``None``
+        draws from torch's global generator, as skorch does.
     criterion : torch criterion, default=torch.nn.CrossEntropyLoss
         Used for the validation loss only (training always uses
         cross-entropy on logits).
@@ -97,16 +103,29 @@ class CoTeachingClassifier(_Runtime, _NetworkPair, _TrainingData, NeuralNetClass
     max_epochs : int, default=50
         Number of epochs per ``fit``.
     batch_size : int, default=128
-        Mini-batch size.
+        Mini-batch size (``-1``: the whole training set). Training batches
+        are shuffled unless ``iterator_train__shuffle=False``.
+    iterator_train, iterator_valid, dataset, callbacks
+        As in :class:`skorch.NeuralNetClassifier`.
+    predict_nonlinearity, compile, use_caching, torch_load_kwargs, classes
+        As in :class:`skorch.NeuralNetClassifier`.
     train_split : callable or None, default=None
         skorch's validation split. ``None`` trains on everything (the active
         learner hands over small labeled sets); pass e.g.
         ``skorch.dataset.ValidSplit(5)`` for ``valid_loss`` / ``valid_acc``.
-    device : str or torch.device, default="cuda" if available else "cpu"
-        Where both networks live and train.
+    warm_start : bool, default=False
+        As in skorch: ``fit`` on a fitted net continues training (the
+        schedules continue too) instead of starting from new networks.
+    verbose : int, default=0
+        ``1`` prints skorch's table of every epoch.
+    device : "auto", str, torch.device or None, default="auto"
+        Where both networks live and train. ``"auto"`` is resolved when the
+        networks are built: ``"cuda"`` when available, else ``"cpu"``
+        (``device_`` says which); the parameter keeps the value ``"auto"``.
     **kwargs
-        Any other :class:`skorch.NeuralNetClassifier` argument
-        (``callbacks``, ``verbose``, ``iterator_train__shuffle``, ...).
+        skorch's ``prefix__name`` arguments: ``module__*``, ``module2__*``,
+        ``optimizer__*``, ``optimizer2__*``, ``iterator_train__*``,
+        ``callbacks__*``, ...
 
     Attributes
     ----------
@@ -119,55 +138,28 @@ class CoTeachingClassifier(_Runtime, _NetworkPair, _TrainingData, NeuralNetClass
     class_weight_ : ndarray of shape (n_classes,) or None
         The class weights used.
     n_features_in_ : int
-        Number of input features (2-D array input only).
+        Size of the second dimension of ``X`` (array-like input).
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Column names, when ``X`` was a DataFrame with string column names.
+    device_ : str, torch.device or None
+        The device the networks were built on.
     history_ : skorch.History
-        Per epoch: ``forget_rate``, ``lr``, ``beta1``, ``train_loss`` (mean of
-        the two networks), ``train_loss1``, ``train_loss2``, ``train_acc1``,
-        ``train_acc2`` (against the given labels), ``train_batches_skipped``.
+        Per epoch: ``forget_rate``, ``lr``, ``beta1``, ``train_loss`` (the sum
+        of the two networks' losses, which is what the optimizers minimise),
+        ``train_loss1``, ``train_loss2``, ``train_acc1``, ``train_acc2``
+        (against the given labels), ``train_batches_skipped``.
 
     Examples
     --------
     >>> from skal import CoTeachingClassifier
-    >>> from skal.nets import MLP
     >>> from skal.datasets import load_digits_embeddings
     >>> X, y = load_digits_embeddings(return_X_y=True)
-    >>> clf = CoTeachingClassifier(MLP, max_epochs=3, device="cpu", verbose=0)
-    >>> clf.fit(X, y).predict(X[:3]).shape
+    >>> clf = CoTeachingClassifier(max_epochs=3, random_state=0).fit(X, y)
+    >>> clf.predict(X[:3]).shape
     (3,)
+    >>> clf.module_.layers[0].in_features, clf.module_.layers[-1].out_features
+    (64, 10)
     """
-
-    _parameter_constraints: dict = {
-        "module": _COMPONENT,
-        "module2": [*_COMPONENT, None],
-        "forget_rate": [Interval(Real, 0, 1, closed="left")],
-        "num_gradual": [Interval(Integral, 0, None, closed="left")],
-        "exponent": [Interval(Real, 0, None, closed="neither")],
-        "epoch_decay_start": [Interval(Integral, 0, None, closed="left"), None],
-        "min_batch_size": [Interval(Integral, 1, None, closed="left")],
-        "class_weight": [dict, StrOptions({"balanced"}), None],
-        "predict_with": [StrOptions({"module1", "mean"})],
-        "variant": [StrOptions({"coteaching", "plus"})],
-        "fused": ["boolean"],
-        "random_state": ["random_state"],
-        "criterion": _COMPONENT,
-        "optimizer": _COMPONENT,
-        "lr": [Interval(Real, 0, None, closed="left")],
-        "max_epochs": [Interval(Integral, 0, None, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left"), Options(Integral, {-1})],
-        "iterator_train": _COMPONENT,
-        "iterator_valid": _COMPONENT,
-        "dataset": _COMPONENT,
-        "train_split": [callable, None],
-        "callbacks": [list, StrOptions({"disable"}), None],
-        "predict_nonlinearity": [callable, StrOptions({"auto"}), None],
-        "warm_start": ["boolean"],
-        "verbose": ["verbose"],
-        "device": [str, torch.device, None],
-        "compile": ["boolean"],
-        "use_caching": ["boolean", StrOptions({"auto"})],
-        "torch_load_kwargs": [dict, None],
-        "classes": ["array-like", None],
-    }
 
     # skorch sets these three in NeuralNet.__init__; scikit-learn's convention
     # is that __init__ stores parameters only, so they are class-level
@@ -198,19 +190,6 @@ class CoTeachingClassifier(_Runtime, _NetworkPair, _TrainingData, NeuralNetClass
         vars(self).update(kwargs)
         self._params_to_validate = set(kwargs)
 
-    def __setattr__(self, name, value):
-        # Parameters are never torch components to register: skorch would
-        # refuse set_params(module=<instance>) before the first fit.
-        if name.endswith("_"):
-            super().__setattr__(name, value)
-        else:
-            object.__setattr__(self, name, value)
-
-    def _get_param_names(self):
-        # skorch lists every attribute without a trailing underscore; private
-        # bookkeeping (_params_to_validate) is not a parameter
-        return [k for k in vars(self) if not k.endswith("_") and not k.startswith("_")]
-
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
@@ -232,73 +211,6 @@ class CoTeachingClassifier(_Runtime, _NetworkPair, _TrainingData, NeuralNetClass
         callbacks.append(("print_log", _QuietPrintLog()))
         return callbacks
 
-    # -- parameters and schedules ------------------------------------------------
-
-    def _check_params(self) -> None:
-        """Check the parameters against ``_parameter_constraints`` (scikit-learn's messages)."""
-        validate_parameter_constraints(self._parameter_constraints,
-                                       self.get_params(deep=False),
-                                       caller_name=type(self).__name__)
-        check_device(self.__dict__.get("device"))
-
-    def _epoch_decay_start(self) -> int:
-        if self.epoch_decay_start is None:
-            return int(round(0.4 * self.max_epochs))
-        return int(self.epoch_decay_start)
-
-    def forget_rate_at(self, epoch: int) -> float:
-        """Forget rate of the 0-based ``epoch`` (epochs past the ramp keep the target).
-
-        Parameters
-        ----------
-        epoch : int
-            0-based epoch index, counted over all ``partial_fit`` calls since
-            the last (re)initialisation.
-
-        Returns
-        -------
-        rate : float
-        """
-        return float(forget_rate_scheduler(epoch + 1, self.forget_rate, self.num_gradual,
-                                           self.exponent)[epoch])
-
-    def learning_rate_plan_at(self, epoch: int) -> tuple[float, float]:
-        """Learning-rate factor and Adam beta1 of the 0-based ``epoch``.
-
-        Epochs beyond ``max_epochs`` (continued ``partial_fit``) keep a factor
-        of 0 once the decay has started.
-
-        Parameters
-        ----------
-        epoch : int
-            0-based epoch index.
-
-        Returns
-        -------
-        factor, beta1 : float
-        """
-        start = self._epoch_decay_start()
-        total = int(self.max_epochs)
-        if epoch < min(start, total) or start >= total:
-            return 1.0, 0.9
-        factor, betas = learning_rate_plan(total, start)
-        if epoch < total:
-            return float(factor[epoch]), float(betas[epoch])
-        return 0.0, float(betas[-1])
-
-    def current_forget_rate(self) -> float:
-        """Forget rate of the running epoch, as recorded by the schedule callback.
-
-        Returns
-        -------
-        rate : float
-        """
-        row = self.history[-1] if self.history is not None and len(self.history) else {}
-        if "forget_rate" in row:
-            return float(row["forget_rate"])
-        n_epochs = len(self.history) if self.history is not None else 0
-        return self.forget_rate_at(max(n_epochs - 1, 0))
-
     # -- initialisation and parameters -------------------------------------------
 
     def initialize(self):
@@ -311,62 +223,35 @@ class CoTeachingClassifier(_Runtime, _NetworkPair, _TrainingData, NeuralNetClass
             self._check_fusable()
         return self
 
-    def set_params(self, **kwargs):
-        """Set parameters, as skorch does, before or after ``fit``.
+    def get_params_for(self, prefix: str) -> dict:
+        """Init parameters of a component, routed as in skorch with three additions.
 
-        A learning rate changed on a fitted net becomes the new base rate of
-        the learning-rate plan from the next ``fit`` / ``partial_fit`` on.
+        ``module2`` gets ``module__*`` overridden by ``module2__*`` and
+        ``optimizer2`` gets ``optimizer__*`` overridden by ``optimizer2__*``;
+        network sizes (``n_features``, ``n_classes``) learned from the data
+        are added for module classes that accept them; training batches are
+        shuffled unless ``iterator_train__shuffle=False`` (a fixed order would
+        hand the same samples to the same small-loss exchanges every epoch).
+
+        Parameters
+        ----------
+        prefix : str
+            Component name, e.g. ``"module"``.
 
         Returns
         -------
-        self
+        kwargs : dict
         """
-        if not self.initialized_ and "callbacks" in kwargs:
-            # skorch builds the callbacks on set_params(callbacks=...); before
-            # the first fit that only checks them early (and raises on a bad
-            # value, where scikit-learn expects validation at fit)
-            self.callbacks = kwargs.pop("callbacks")
-        # skorch sets `optimizer__x` on a live optimizer only ("virtual"
-        # parameters), so get_params and the next fit from scratch would still
-        # use the old value; store it as the parameter too
-        stored = {k: v for k, v in kwargs.items()
-                  if self._is_virtual_param(k) and "__" in k and "param_groups" not in k}
-        with self._device_resolved():
-            super().set_params(**kwargs)
-        vars(self).update(stored)
-        self._params_to_validate |= set(stored)
-        if "device" in kwargs:  # the context put the previous value back
-            self.__dict__["device"] = kwargs["device"]
-        if self.initialized_:
-            shared = [k for k in ("lr", "optimizer__lr") if k in kwargs]
-            own = NeuralNetClassifier.get_params_for(self, "optimizer2")  # optimizer2__* only
-            if shared and "lr" not in own:
-                # optimizer__* parameters reach both optimizers
-                for group in self.optimizer2_.param_groups:
-                    group["lr"] = kwargs[shared[-1]]
-            for key in kwargs:
-                if key == "lr" or (key.startswith("optimizer") and key.endswith("lr")):
-                    for opt in self.coteaching_optimizers():
-                        for group in opt.param_groups:
-                            group.pop("initial_lr", None)
-        return self
-
-    def load_params(self, *args, **kwargs):
-        """skorch's ``load_params``, onto the resolved device (see :meth:`compute_device`)."""
-        with self._device_resolved():
-            return super().load_params(*args, **kwargs)
-
-    def __setstate__(self, state):
-        requested = state.get("device")
-        if not (isinstance(requested, str) and requested == "auto"):
-            super().__setstate__(state)
-            return
-        # "auto" loads onto whatever this machine has, without skorch's
-        # warning about a missing CUDA device
-        state = dict(state, device=check_device("auto"))
-        super().__setstate__(state)
-        self.device_ = self.__dict__["device"]
-        self.__dict__["device"] = requested
+        if prefix in ("module2", "optimizer2"):
+            kwargs = {**super().get_params_for(prefix[:-1]), **super().get_params_for(prefix)}
+        else:
+            kwargs = super().get_params_for(prefix)
+        if prefix in ("module", "module2"):
+            target = self.module if prefix == "module" or self.module2 is None else self.module2
+            kwargs = self._add_data_sizes(target, kwargs)
+        if prefix == "iterator_train":
+            kwargs = {"shuffle": True, **kwargs}
+        return kwargs
 
     # -- fitting -------------------------------------------------------------------
 
@@ -444,91 +329,6 @@ class CoTeachingClassifier(_Runtime, _NetworkPair, _TrainingData, NeuralNetClass
             super().partial_fit(X, self._encode(y), **fit_params)
         return self
 
-    # -- the training step -----------------------------------------------------------
-
-    def get_coteaching_loss(self, logits_1: torch.Tensor, logits_2: torch.Tensor,
-                            y_true: torch.Tensor):
-        """The two networks' losses on a batch (override to change the exchange).
-
-        Parameters
-        ----------
-        logits_1, logits_2 : Tensor of shape (n_samples, n_classes)
-        y_true : Tensor of shape (n_samples,)
-            Class codes.
-
-        Returns
-        -------
-        loss_1, loss_2, idx_1, idx_2
-            See :func:`loss_coteaching` with ``return_indices=True``.
-        """
-        weights = None
-        if getattr(self, "class_weight_", None) is not None:
-            weights = torch.as_tensor(self.class_weight_, dtype=logits_1.dtype,
-                                      device=logits_1.device)
-        return loss_coteaching(logits_1, logits_2, y_true, self.current_forget_rate(),
-                               weights, plus=self.variant == "plus", return_indices=True)
-
-    def get_loss(self, y_pred, y_true, X=None, training=False):
-        """The Co-Teaching objective in training; the criterion on the prediction otherwise.
-
-        Parameters
-        ----------
-        y_pred : tuple or Tensor
-            What :meth:`infer` returns: ``(prediction, logits_1, logits_2)``.
-        y_true : Tensor
-            Class codes.
-        X : input batch, default=None
-        training : bool, default=False
-            ``True``: the sum of both networks' small-loss losses (the two
-            graphs are disjoint, so each network gets the gradient of its own
-            loss). ``False``: ``criterion`` on the prediction's logits.
-
-        Returns
-        -------
-        loss : Tensor
-        """
-        y_true = to_tensor(y_true, device=self.compute_device())
-        if training:
-            _, logits_1, logits_2 = y_pred
-            loss_1, loss_2, _, _ = self.get_coteaching_loss(logits_1, logits_2, y_true.long())
-            self._pair_losses = (loss_1.detach(), loss_2.detach())
-            return loss_1 + loss_2
-        prediction = y_pred[0] if isinstance(y_pred, tuple) else y_pred
-        return super().get_loss(prediction, y_true, X=X, training=training)
-
-    def train_step_single(self, batch, **fit_params):
-        """One forward of each network, the small-loss exchange and one backward.
-
-        skorch's ``train_step`` wraps this in the optimizers' closure (see
-        ``_step_optimizer`` for how one evaluation serves both optimizers)
-        and fires ``on_grad_computed`` after it.
-
-        Returns
-        -------
-        step : dict
-            ``loss`` (the sum of both networks' losses, as optimised) and
-            ``y_pred`` (:meth:`infer`'s tuple, detached).
-        """
-        self._set_training(True)
-        Xi, yi = unpack_data(batch)
-        y_pred = self.infer(Xi, **fit_params)
-        self._pair_losses = None
-        loss = self.get_loss(y_pred, yi, X=Xi, training=True)
-        loss.backward()
-        y_pred = tuple(t.detach() for t in y_pred)
-        if self._pair_losses is not None:  # None when a subclass's get_loss skips ours
-            yi = to_tensor(yi, device=y_pred[1].device).long()
-            stats = torch.stack([
-                *self._pair_losses,
-                (y_pred[1].argmax(1) == yi).float().mean(),
-                (y_pred[2].argmax(1) == yi).float().mean(),
-            ]).tolist()  # one device sync for the four numbers
-            for name, value in zip(("train_loss1", "train_loss2", "train_acc1", "train_acc2"),
-                                   stats):
-                self.history.record_batch(name, value)
-        self._pair_losses = None
-        return {"loss": loss.detach(), "y_pred": y_pred}
-
     # -- prediction ------------------------------------------------------------------
 
     def predict_proba(self, X) -> np.ndarray:
@@ -580,3 +380,29 @@ class CoTeachingClassifier(_Runtime, _NetworkPair, _TrainingData, NeuralNetClass
                 "pass classes=... when initialising it directly"
             ) from exc
 
+    # -- implemented in the package's other modules ------------------------------
+    # Inherited from the mixins above; bound here as the class's own members
+    # because the API reference lists a class's own members only.
+    compute_device = _Parameters.compute_device
+    set_params = _Parameters.set_params
+    load_params = _Parameters.load_params
+    forget_rate_at = _SchedulePlans.forget_rate_at
+    learning_rate_plan_at = _SchedulePlans.learning_rate_plan_at
+    current_forget_rate = _SchedulePlans.current_forget_rate
+    get_coteaching_loss = _TrainingStep.get_coteaching_loss
+    get_loss = _TrainingStep.get_loss
+    train_step_single = _TrainingStep.train_step_single
+    initialize_module = _NetworkPair.initialize_module
+    build_module2 = _NetworkPair.build_module2
+    initialize_optimizer = _NetworkPair.initialize_optimizer
+    coteaching_optimizers = _NetworkPair.coteaching_optimizers
+    infer = _NetworkPair.infer
+    infer_pair = _NetworkPair.infer_pair
+    infer_pair_fused = _NetworkPair.infer_pair_fused
+    prediction_logits = _NetworkPair.prediction_logits
+    evaluation_step = _NetworkPair.evaluation_step
+    get_dataset = _TrainingData.get_dataset
+    effective_min_batch_size = _TrainingData.effective_min_batch_size
+    get_iterator = _TrainingData.get_iterator
+    batch_indexing_iterator = _TrainingData.batch_indexing_iterator
+    run_single_epoch = _TrainingData.run_single_epoch

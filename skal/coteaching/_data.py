@@ -187,24 +187,3 @@ class _TrainingData:
         super().run_single_epoch(iterator, training, prefix, step_fn, **fit_params)
         if training and isinstance(iterator, _SkipSmallBatches):
             self.history.record("train_batches_skipped", iterator.skipped)
-
-    def get_params_for(self, prefix: str) -> dict:
-        """Init parameters of a component; training batches are shuffled by default.
-
-        Co-Teaching ranks each mini-batch by loss, so a fixed batch order
-        would hand the same samples to the same exchanges every epoch;
-        ``iterator_train__shuffle=False`` turns the shuffling off.
-
-        Parameters
-        ----------
-        prefix : str
-            Component name, e.g. ``"iterator_train"``.
-
-        Returns
-        -------
-        kwargs : dict
-        """
-        kwargs = super().get_params_for(prefix)
-        if prefix == "iterator_train":
-            kwargs = {"shuffle": True, **kwargs}
-        return kwargs

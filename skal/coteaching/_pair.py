@@ -42,32 +42,6 @@ class _NetworkPair:
 
     # -- building ----------------------------------------------------------------
 
-    def get_params_for(self, prefix: str) -> dict:
-        """Init parameters of a component; merges the shared ones for network 2.
-
-        ``module2`` gets ``module__*`` overridden by ``module2__*``;
-        ``optimizer2`` gets ``optimizer__*`` overridden by ``optimizer2__*``.
-        Network sizes (``n_features``, ``n_classes``) learned from the data
-        are added for module classes that accept them.
-
-        Parameters
-        ----------
-        prefix : str
-            Component name, e.g. ``"module"``.
-
-        Returns
-        -------
-        kwargs : dict
-        """
-        if prefix in ("module2", "optimizer2"):
-            kwargs = {**super().get_params_for(prefix[:-1]), **super().get_params_for(prefix)}
-        else:
-            kwargs = super().get_params_for(prefix)
-        if prefix in ("module", "module2"):
-            target = self.module if prefix == "module" or self.module2 is None else self.module2
-            kwargs = self._add_data_sizes(target, kwargs)
-        return kwargs
-
     def _add_data_sizes(self, target, kwargs: dict) -> dict:
         if isinstance(target, torch.nn.Module) or not callable(target):
             return kwargs
@@ -278,37 +252,3 @@ class _NetworkPair:
             if isinstance(module, torch.nn.Module) and any(
                     m.training != training for m in module.modules()):
                 module.train(training)
-
-    # -- stepping ------------------------------------------------------------------
-
-    def _step_optimizer(self, step_fn):
-        """Step both optimizers from one evaluation of the training closure.
-
-        skorch hands the closure to each optimizer's ``step``, and most
-        optimizers evaluate it once: with two optimizers that is two forward
-        and backward passes per batch, and network 2 would rank the batch
-        with network 1 already updated. Co-Teaching updates both networks
-        from one exchange, so the closure runs once and every optimizer's
-        first call of it gets that result (the gradients of both networks are
-        already in place). Later calls -- the line search of
-        :class:`torch.optim.LBFGS` -- evaluate it again.
-        """
-        if step_fn is None:
-            return super()._step_optimizer(step_fn)
-        latest = [step_fn()]
-
-        def evaluate():
-            latest[0] = step_fn()
-            return latest[0]
-
-        for name in self._optimizers:
-            fresh = [True]
-
-            def closure(fresh=fresh):
-                if fresh[0]:
-                    fresh[0] = False
-                    return latest[0]
-                return evaluate()
-
-            getattr(self, name + "_").step(closure)
-        return None

@@ -114,3 +114,65 @@ def learning_rate_plan(epochs: int, epoch_decay_start: int, *, beta1: float = 0.
         factor[decay] = (epochs - t[decay]) / (epochs - start)
         betas[decay] = float(beta1_decayed)
     return factor, betas
+
+
+class _SchedulePlans:
+    """The classifier's per-epoch plan lookups (mixed into the classifier)."""
+
+    def _epoch_decay_start(self) -> int:
+        if self.epoch_decay_start is None:
+            return int(round(0.4 * self.max_epochs))
+        return int(self.epoch_decay_start)
+
+    def forget_rate_at(self, epoch: int) -> float:
+        """Forget rate of the 0-based ``epoch`` (epochs past the ramp keep the target).
+
+        Parameters
+        ----------
+        epoch : int
+            0-based epoch index, counted over all ``partial_fit`` calls since
+            the last (re)initialisation.
+
+        Returns
+        -------
+        rate : float
+        """
+        return float(forget_rate_scheduler(epoch + 1, self.forget_rate, self.num_gradual,
+                                           self.exponent)[epoch])
+
+    def learning_rate_plan_at(self, epoch: int) -> tuple[float, float]:
+        """Learning-rate factor and Adam beta1 of the 0-based ``epoch``.
+
+        Epochs beyond ``max_epochs`` (continued ``partial_fit``) keep a factor
+        of 0 once the decay has started.
+
+        Parameters
+        ----------
+        epoch : int
+            0-based epoch index.
+
+        Returns
+        -------
+        factor, beta1 : float
+        """
+        start = self._epoch_decay_start()
+        total = int(self.max_epochs)
+        if epoch < min(start, total) or start >= total:
+            return 1.0, 0.9
+        factor, betas = learning_rate_plan(total, start)
+        if epoch < total:
+            return float(factor[epoch]), float(betas[epoch])
+        return 0.0, float(betas[-1])
+
+    def current_forget_rate(self) -> float:
+        """Forget rate of the running epoch, as recorded by the schedule callback.
+
+        Returns
+        -------
+        rate : float
+        """
+        row = self.history[-1] if self.history is not None and len(self.history) else {}
+        if "forget_rate" in row:
+            return float(row["forget_rate"])
+        n_epochs = len(self.history) if self.history is not None else 0
+        return self.forget_rate_at(max(n_epochs - 1, 0))
