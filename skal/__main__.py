@@ -1,4 +1,5 @@
-"""Command line: ``skal demo`` and ``skal bench`` (also ``python -m skal ...``)."""
+"""Command line: ``skal demo``, ``skal bench`` and the labeling session commands
+``skal init | query | teach | relabel | status | export`` (also ``python -m skal ...``)."""
 
 from __future__ import annotations
 
@@ -51,6 +52,16 @@ def _add_bench(sub) -> None:
     add_bench_parser(sub)
 
 
+def _add_labeling(sub) -> None:
+    from .labeling._cli import add_labeling_parsers, run_labeling
+
+    add_labeling_parsers(sub)
+    for name, parser in sub.choices.items():
+        if name in ("init", "query", "teach", "relabel", "status", "export"):
+            # Each labeling command maps its errors to exit 1 (data) or 2 (usage).
+            parser.set_defaults(run=run_labeling)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``skal`` argument parser."""
     parser = argparse.ArgumentParser(
@@ -58,12 +69,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _add_demo(sub)
     _add_bench(sub)
+    _add_labeling(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``skal`` console script."""
     args = build_parser().parse_args(argv)
+    run = getattr(args, "run", None)
+    if run is not None:
+        return int(run(args))
     return int(args.func(args) or 0)
 
 

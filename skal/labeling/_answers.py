@@ -23,9 +23,14 @@ __all__ = ["parse_classes", "label_type_of", "parse_label", "parse_labels", "rea
 class Answers(list):
     """``(id, label)`` pairs read from a file, with the file's name for messages."""
 
+    source: str
+    claimed_index: dict
+
     def __init__(self, pairs: Iterable[tuple[str, Any]] = (), source: str = "answers"):
         super().__init__(pairs)
         self.source = source
+        # id -> the pool row the answer's task said it was (Label Studio tasks carry it).
+        self.claimed_index: dict = {}
 
     @property
     def ids(self) -> list:

@@ -213,7 +213,17 @@ class LabelingSession:
         with self._lock:
             if self.learner._initialised and self.learner.asked_idx_.size:
                 return self._batch(self.learner.asked_idx_)
+            learner = self.learner
+            if learner._initialised and learner._open is None:
+                left = self.pool.n_items - learner.labeled_idx_.size
+                if left == 0:
+                    return self._batch(np.empty(0, dtype=np.int64))
             with self._change():
+                if learner._initialised and learner._open is None and \
+                        learner._round_budget(learner.n_rounds_done_) > left:
+                    # The last round of a pool smaller than the schedule labels what is
+                    # left instead of failing (the learner's fit caps its rounds too).
+                    learner._start_round_if_closed(left)
                 picks = self.learner.query(self.pool.X, whole_round=whole_round)
             return self._batch(picks)
 

@@ -1,0 +1,33 @@
+"""Plain-text report of a session's status (``skal status``)."""
+
+from __future__ import annotations
+
+__all__ = ["format_status"]
+
+
+def format_status(status: dict, state_path: str) -> str:
+    """The status dict of :meth:`LabelingSession.status` as a few lines of text."""
+    classes = status["classes"]
+    lines = [f"session {state_path}: pool of {status['n_pool']} items, classes "
+             f"{', '.join(map(str, classes)) if classes else 'open (any label)'}"]
+    round_line = f"rounds finished: {status['round']} of {status['n_rounds_planned']} planned"
+    if status["round_open"]:
+        round_line += (f"; round {status['round'] + 1} open: {status['round_bought']} of "
+                       f"{status['round_budget']} labels bought, {status['n_asked']} asked and "
+                       "not answered")
+    lines.append(round_line)
+    rate = status["noise_rate_estimate"]
+    lines.append(f"labels bought: {status['n_labeled']}; predicted noisy (to review): "
+                 f"{status['n_flagged']}; reviewed: {status['n_reviewed']}; estimated noise "
+                 f"rate: {'n/a' if rate is None else f'{rate:.1%}'}")
+    coverage = status["coverage"]
+    lines.append("coverage after the last round: "
+                 + ("n/a" if coverage is None else f"{coverage:.3f}"))
+    curve = status.get("learning_curve")
+    if curve is not None:
+        lines.append("round  labels  trained  test accuracy")
+        lines += [f"{p['round'] + 1:>5}  {p['n_labeled']:>6}  {p['n_trained']:>7}  "
+                  f"{p['accuracy']:.3f}" for p in curve]
+        if not curve:
+            lines.append("(no finished round yet)")
+    return "\n".join(lines)
