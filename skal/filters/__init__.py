@@ -3,9 +3,12 @@
 from ._aum import AUMFilter
 from ._base import NoiseFilter
 from ._centroid import CentroidFilter
+from ._cluster_vote import ClusterVoteFilter
 from ._confident_learning import ConfidentLearningFilter
 from ._cross_validation import CrossValidationFilter
 from ._fine import FINEFilter
+from ._graph import GraphFilter
+from ._ideal import IdealFilter
 from ._knn import KNNFilter
 
 __all__ = [
@@ -16,4 +19,7 @@ __all__ = [
     "KNNFilter",
     "CentroidFilter",
     "FINEFilter",
+    "GraphFilter",
+    "ClusterVoteFilter",
+    "IdealFilter",
 ]

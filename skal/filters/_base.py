@@ -115,6 +115,12 @@ class NoiseFilter(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
         if X_pool is not None and sample_indices is None:
             raise ValueError("X_pool was given without sample_indices: pass the pool index of "
                              "every labeled row")
+        if self.uses_sample_indices and sample_indices is None:
+            raise ValueError(
+                f"{type(self).__name__} needs sample_indices, the pool index of every labeled "
+                "row (NoiseAwareActiveLearner passes them; when calling fit_filter yourself, "
+                "pass sample_indices=...)"
+            )
         n_pool = X_pool.shape[0] if X_pool is not None else None
         self.sample_indices_ = (None if sample_indices is None
                                 else _check_sample_indices(sample_indices, y.shape[0], n_pool))

@@ -1,0 +1,208 @@
+"""Graph filter: what the other labels propagate to a label over the pool's kNN graph."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.utils._param_validation import Interval
+
+from ._base import NoiseFilter
+from ._pool import PoolView, resolve_pool
+from ._votes import clean_posterior
+
+__all__ = ["GraphFilter", "absorbing_votes", "cached_view"]
+
+
+def absorbing_votes(G: sp.csr_matrix, seeds: np.ndarray, *, alpha: float = 0.95,
+                    max_steps: int = 30, tol: float = 1e-4) -> np.ndarray:
+    """Where random walks from each seed are absorbed by the *other* seeds.
+
+    A walk starts at seed ``i``, moves along the graph's edges (probability
+    proportional to the weight), survives each step with probability
+    ``alpha``, and stops at the first seed ``j ≠ i`` it reaches (passing
+    through its own seed is allowed: leave-one-out). The result
+    ``A[i, j]`` is the probability of being absorbed at ``j``; what is left
+    is the chance of stopping before meeting any label.
+
+    Parameters
+    ----------
+    G : sparse matrix of shape (n_nodes, n_nodes)
+        Symmetric non-negative weights, every node with at least one edge.
+    seeds : ndarray of int, shape (n_seeds,)
+        Distinct node positions of the labeled points.
+    alpha : float in (0, 1), default=0.95
+    max_steps : int, default=30
+    tol : float, default=1e-4
+        Stop early once less than this much mass is still walking.
+
+    Returns
+    -------
+    A : ndarray of shape (n_seeds, n_seeds)
+        Zero diagonal; row sums at most 1.
+    """
+    n_nodes, n = G.shape[0], seeds.size
+    deg = np.asarray(G.sum(axis=1)).ravel()
+    # Column j of M is walk j's mass per node; P^T M moves it one step.
+    PT = sp.csr_matrix((sp.diags(1.0 / np.maximum(deg, 1e-300)) @ G).T)
+    M = np.zeros((n_nodes, n))
+    cols = np.arange(n)
+    M[seeds, cols] = 1.0
+    absorbed = np.zeros((n, n))
+    for _ in range(max_steps):
+        M = alpha * (PT @ M)
+        at_seeds = M[seeds]
+        own = at_seeds[cols, cols].copy()
+        at_seeds[cols, cols] = 0.0
+        absorbed += at_seeds
+        M[seeds] = 0.0
+        M[seeds, cols] = own
+        if M.sum() < tol * n:
+            break
+    return absorbed.T
+
+
+class GraphFilter(NoiseFilter):
+    """Flag a label when the other labels, spread over the pool's kNN graph, contradict it.
+
+    Built for the low-budget regime (1–10 labels per class) where a model or
+    a neighbourhood of labels alone has too little to go on, but the pool of
+    unlabeled points shows the data's shape. Label-propagation noise
+    detection, in a leave-one-out, training-free form:
+
+    1. The neighbourhood: every labeled point and its ``neighborhood`` most
+       similar pool points (cosine), and a Gaussian-weighted ``n_neighbors``
+       graph among them. Only this part of the pool is touched, so a round
+       costs ``O(n_labeled × n_pool)`` products, not ``O(n_pool²)``, and the
+       neighbour lists of labels seen in earlier rounds are reused (cached
+       per pool, by fingerprint).
+    2. Random walks from each label, stopping at the first *other* label
+       they meet (:func:`absorbing_votes`): ``A[i, j]`` is how strongly label
+       ``j`` speaks for point ``i``'s class. Walks that meet no label are no
+       evidence.
+    3. Those votes become the probability that the label is right under a
+       symmetric noise model whose rate is estimated from the data
+       (:func:`~skal.filters._votes.clean_posterior`): ``scores_`` is that
+       probability, and a label is kept when it is at least 0.5.
+
+    It uses the pool when given: ``X_pool`` with ``sample_indices`` (what
+    :class:`~skal.NoiseAwareActiveLearner` passes), or ``X_unlabeled``
+    (then the pool is ``[X; X_unlabeled]``), or else the labeled points
+    alone.
+
+    Parameters
+    ----------
+    n_neighbors : int, default=10
+        Edges per node of the local kNN graph.
+    alpha : float in (0, 1), default=0.95
+        Probability that a walk takes one more step.
+    neighborhood : int, default=50
+        Pool points taken around each label to build the graph.
+    max_steps : int, default=30
+        Longest walk.
+    noise_rate : float in (0, 0.5] or None, default=None
+        The symmetric noise rate, when known; ``None`` estimates it.
+    min_class_count : int, default=1
+        Labels of classes with fewer labels are kept unjudged. Unlike the
+        filters that learn from the labels alone, the graph judges a label by
+        the pool around it, so by default every label is judged.
+
+    Attributes
+    ----------
+    scores_ : ndarray of shape (n_samples,)
+        Probability that the label is right.
+    threshold_ : float
+        0.5.
+    noise_rate_ : float
+        The noise rate used (estimated unless ``noise_rate`` was given).
+    votes_ : ndarray of shape (n_samples, n_classes)
+        Share of the absorbed walks' mass per class (zeros without votes).
+    n_nodes_ : int
+        Size of the graph the walks ran on.
+    clean_mask_ : ndarray of bool
+    classes_ : ndarray
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skal.datasets import load_digits_embeddings
+    >>> from skal.noise import make_noisy_labels
+    >>> from skal.filters import GraphFilter
+    >>> X, y = load_digits_embeddings(return_X_y=True)
+    >>> idx = np.random.default_rng(0).choice(len(y), 100, replace=False)
+    >>> y_noisy, is_noisy = make_noisy_labels(y[idx], 0.3, random_state=0)
+    >>> keep = GraphFilter().fit_filter(X[idx], y_noisy, sample_indices=idx, X_pool=X)
+    >>> bool((~keep[is_noisy]).mean() > 0.8)
+    True
+    """
+
+    uses_unlabeled = True
+    uses_pool = True
+    accepts_sparse = True
+
+    _parameter_constraints: dict = {
+        "n_neighbors": [Interval(numbers.Integral, 1, None, closed="left")],
+        "alpha": [Interval(numbers.Real, 0, 1, closed="neither")],
+        "neighborhood": [Interval(numbers.Integral, 1, None, closed="left")],
+        "max_steps": [Interval(numbers.Integral, 1, None, closed="left")],
+        "noise_rate": [Interval(numbers.Real, 0, 0.5, closed="right"), None],
+        "min_class_count": [Interval(numbers.Integral, 0, None, closed="left")],
+    }
+
+    def __init__(self, n_neighbors=10, *, alpha=0.95, neighborhood=50, max_steps=30,
+                 noise_rate=None, min_class_count=1):
+        self.n_neighbors = n_neighbors
+        self.alpha = alpha
+        self.neighborhood = neighborhood
+        self.max_steps = max_steps
+        self.noise_rate = noise_rate
+        self.min_class_count = min_class_count
+
+    def _fit_filter(self, X, y, n_classes, *, X_unlabeled, rng, sample_indices, X_pool):
+        pool, positions = resolve_pool(X, X_unlabeled, sample_indices, X_pool)
+        view = cached_view(self, pool)
+        nbr_idx, _ = view.neighbors(positions, self.neighborhood)
+        nodes = np.union1d(nbr_idx.ravel(), positions)
+        G = view.local_knn_graph(nodes, self.n_neighbors)
+        seeds = np.searchsorted(nodes, positions)
+        A = absorbing_votes(G, seeds, alpha=float(self.alpha), max_steps=self.max_steps)
+        p, rate, shares = clean_posterior(A, y, n_classes, noise_rate=self.noise_rate)
+        self.noise_rate_ = rate
+        self.votes_ = shares
+        self.n_nodes_ = int(nodes.size)
+        return p, 0.5, p >= 0.5
+
+    def __getstate__(self):
+        # The pool cache is a speed-up for the next round, not state: a pickled
+        # filter must not carry a copy of the whole pool.
+        state = super().__getstate__()
+        state.pop("_pool_cache", None)
+        return state
+
+
+def cached_view(est, pool) -> PoolView:
+    """The filter's PoolView of ``pool``, rebuilt only when the pool changes.
+
+    The array's identity (address, data pointer, shape, a hash of 64 spread
+    rows) is checked first, so the full fingerprint is computed once per pool
+    array, not once per round.
+    """
+    n = pool.shape[0]
+    probe_rows = np.linspace(0, n - 1, min(n, 64)).astype(np.int64)
+    probe_block = pool[probe_rows]
+    probe_bytes = (probe_block.toarray() if sp.issparse(probe_block)
+                   else np.ascontiguousarray(probe_block)).tobytes()
+    data_ptr = (pool.data.__array_interface__["data"][0] if sp.issparse(pool)
+                else pool.__array_interface__["data"][0])
+    ident = (id(pool), data_ptr, pool.shape, str(pool.dtype), hash(probe_bytes))
+    cached = getattr(est, "_pool_cache", None)
+    if cached is not None and cached[0] == ident:
+        return cached[2]
+    key = PoolView.fingerprint(pool)
+    if cached is not None and cached[1] == key:
+        view = cached[2]
+    else:
+        view = PoolView(pool)
+    est._pool_cache = (ident, key, view)
+    return view

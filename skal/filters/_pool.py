@@ -1,0 +1,116 @@
+"""The pool as the pool filters see it: unit rows, neighbour lists, cached per pool."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import scipy.sparse as sp
+
+__all__ = ["PoolView", "resolve_pool"]
+
+
+def resolve_pool(X, X_unlabeled, sample_indices, X_pool):
+    """The pool and the labeled rows' positions in it.
+
+    ``X_pool`` with ``sample_indices`` is the pool as given; without it,
+    ``[X; X_unlabeled]`` (or ``X`` alone) with the labeled rows first.
+    """
+    if X_pool is not None:
+        return X_pool, sample_indices
+    parts = [X] if X_unlabeled is None else [X, X_unlabeled]
+    if sp.issparse(X):
+        pool = sp.vstack(parts, format="csr")
+    else:
+        pool = np.vstack(parts) if len(parts) > 1 else X
+    return pool, np.arange(X.shape[0], dtype=np.int64)
+
+
+def _unit_rows(A) -> np.ndarray | sp.csr_matrix:
+    """Rows on the unit sphere in float32 (zero rows stay zero)."""
+    if sp.issparse(A):
+        A = sp.csr_matrix(A, dtype=np.float32)
+        norms = np.sqrt(np.asarray(A.multiply(A).sum(axis=1)).ravel())
+        return sp.csr_matrix(sp.diags(1.0 / np.maximum(norms, 1e-12)) @ A)
+    A = np.asarray(A, dtype=np.float32)
+    norms = np.linalg.norm(A, axis=1, keepdims=True)
+    return np.ascontiguousarray(A / np.maximum(norms, 1e-12))
+
+
+def _dense(M) -> np.ndarray:
+    return M.toarray() if sp.issparse(M) else np.asarray(M)
+
+
+class PoolView:
+    """Unit-normalised pool with lazily computed nearest-neighbour lists.
+
+    Built once per pool and kept by the filter between rounds (keyed by a
+    fingerprint of the pool), so that a round only computes the neighbour
+    lists of labels it has not seen before: ``n_new × n_pool`` products.
+    """
+
+    def __init__(self, pool):
+        self.Z = _unit_rows(pool)
+        self.n = self.Z.shape[0]
+        self._nbrs: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    @staticmethod
+    def fingerprint(pool) -> str:
+        """Hash of the pool's bytes (CSR: its three arrays)."""
+        h = hashlib.blake2b(digest_size=16)
+        h.update(repr((pool.shape, str(pool.dtype), sp.issparse(pool))).encode())
+        if sp.issparse(pool):
+            csr = sp.csr_matrix(pool)
+            for arr in (csr.indptr, csr.indices, csr.data):
+                h.update(np.ascontiguousarray(arr).tobytes())
+        else:
+            h.update(memoryview(np.ascontiguousarray(pool)).cast("B"))
+        return h.hexdigest()
+
+    def neighbors(self, rows: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``m`` most similar pool points of each row (itself included), with cosines.
+
+        Returns
+        -------
+        idx : ndarray of int64, shape (len(rows), m')
+        cos : ndarray of float32, shape (len(rows), m')
+            ``m' = min(m, n_pool)``; sorted by decreasing cosine.
+        """
+        m = min(m, self.n)
+        missing = [int(r) for r in rows if int(r) not in self._nbrs
+                   or self._nbrs[int(r)][0].size < m]
+        # Blocks of rows keep the temporary similarity matrix near 64 MB.
+        block = max(1, (16 * 2**20) // max(self.n, 1))
+        for start in range(0, len(missing), block):
+            part = np.asarray(missing[start:start + block], dtype=np.int64)
+            S = _dense(self.Z[part] @ self.Z.T).astype(np.float32, copy=False)
+            top = np.argpartition(-S, m - 1, axis=1)[:, :m]
+            vals = np.take_along_axis(S, top, axis=1)
+            order = np.argsort(-vals, axis=1, kind="stable")
+            top = np.take_along_axis(top, order, axis=1)
+            vals = np.take_along_axis(vals, order, axis=1)
+            for r, t, v in zip(part, top, vals):
+                self._nbrs[int(r)] = (t.astype(np.int64), v)
+        idx = np.stack([self._nbrs[int(r)][0][:m] for r in rows])
+        cos = np.stack([self._nbrs[int(r)][1][:m] for r in rows])
+        return idx, cos
+
+    def local_knn_graph(self, nodes: np.ndarray, k: int) -> sp.csr_matrix:
+        """Symmetric Gaussian-weighted kNN graph among ``nodes`` (pool indices).
+
+        Weight ``exp(-(d / σ)²)`` with ``d`` the Euclidean distance on the
+        sphere and ``σ`` the median distance to the ``k``-th neighbour, so
+        that the weights do not depend on the embedding's scale.
+        """
+        n = nodes.size
+        k = min(k, n - 1)
+        Zv = self.Z[nodes]
+        S = _dense(Zv @ Zv.T).astype(np.float32, copy=False)
+        np.fill_diagonal(S, -np.inf)
+        top = np.argpartition(-S, k - 1, axis=1)[:, :k]
+        cos = np.take_along_axis(S, top, axis=1).astype(np.float64)
+        d = np.sqrt(np.maximum(2.0 - 2.0 * cos, 0.0))
+        sigma = float(np.median(d.max(axis=1))) if d.size else 1.0
+        w = np.exp(-(d / max(sigma, 1e-12)) ** 2)
+        G = sp.csr_matrix((w.ravel(), top.ravel(), np.arange(0, n * k + 1, k)), shape=(n, n))
+        return G.maximum(G.T).tocsr()
