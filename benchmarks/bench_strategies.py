@@ -1,12 +1,17 @@
 """Speed and memory of skal's query strategies on unit-norm Gaussian mixtures.
 
-Every workload runs in a fresh subprocess so that its peak RSS is its own.
-For each one the script records the wall time of every stage (δ, graph or
-kernel, greedy), the peak resident memory (``resource.getrusage``) and the
+Every workload runs in a fresh subprocess, so its time is the first call a
+user pays (imports excluded) and its peak RSS is its own. For each one the
+script records the wall and CPU time of the call and of its stages (δ, graph
+or kernel, greedy), the peak resident memory (``resource.getrusage``) and the
 peak of NumPy/Python allocations (``tracemalloc``), the machine load
-(``os.getloadavg``), and, where it fits, the time of a dense naive
-implementation run in the same process and of scikit-activeml's strategy when
-that package is installed.
+(``os.getloadavg``), the float32 matrix-product rate measured in the same
+process right after (the "matmul floor": the half Gram matrix ``N^2 d``
+multiply-adds at that rate), and, in the same process on the same data, a
+dense naive implementation and scikit-activeml's strategy when that package
+is installed (it is not a dependency of skal: ``pip install scikit-activeml``).
+The machine (CPU model and flags, BLAS and its threads, torch build) is
+written once per run.
 
 Examples
 --------
@@ -16,7 +21,7 @@ Small workloads only (a minute)::
 
 The table of ``docs/benchmarks/strategies.md``::
 
-    python benchmarks/bench_strategies.py --workloads pc-10k,pc-30k,pc-50k,mh-10k,mh-50k,cs-50k,tc-50k,pca-200k \\
+    python benchmarks/bench_strategies.py --workloads pc-10k,pc-30k,pc-50k,pc-50k-auto,mh-10k,mh-50k \\
         --out benchmarks/results/strategies.csv
 """
 
@@ -37,22 +42,26 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
-# name: (strategy, n, d, budget, naive_max_n). Naive dense baselines are only
-# run where their N x N matrices fit comfortably in memory.
+# name: (strategy, n, d, budget, clusters, delta). delta is the fixed radius
+# given to both skal and scikit-activeml (the purity δ of these mixtures,
+# measured once with delta="auto"), or "auto" to time skal's own choice.
 WORKLOADS = {
-    "pc-10k": ("probcover", 10_000, 128, 100),
-    "pc-30k": ("probcover", 30_000, 512, 100),
-    "pc-50k": ("probcover", 50_000, 512, 1000),
-    "mh-10k": ("maxherding", 10_000, 128, 100),
-    "mh-50k": ("maxherding", 50_000, 512, 100),
-    "cs-50k": ("coreset", 50_000, 512, 1000),
-    "tc-50k": ("typiclust", 50_000, 512, 100),
+    "pc-10k": ("probcover", 10_000, 128, 100, 10, 0.446),
+    "pc-10k-auto": ("probcover", 10_000, 128, 100, 10, "auto"),
+    "pc-30k": ("probcover", 30_000, 512, 100, 10, 0.857),
+    "pc-50k": ("probcover", 50_000, 512, 1000, 10, 0.856),
+    "pc-50k-auto": ("probcover", 50_000, 512, 1000, 10, "auto"),
+    "mh-10k": ("maxherding", 10_000, 128, 100, 10, None),
+    "mh-50k": ("maxherding", 50_000, 512, 100, 10, None),
+    "cs-50k": ("coreset", 50_000, 512, 1000, 10, None),
+    "tc-50k": ("typiclust", 50_000, 512, 100, 10, None),
     # Pools of 10^5-10^6 points come with many classes (ImageNet: 1,000). With
     # 10 clusters the purity δ would make every ball hold a tenth of the pool,
     # a graph of 10^10-10^11 edges that no method can store (ProbCover's
     # memory check refuses it before allocating), so these use 1,000.
-    "pca-200k": ("probcover-approx", 200_000, 128, 1000, 1000),
-    "pca-1m": ("probcover-approx", 1_000_000, 128, 1000, 1000),
+    "pc-200k": ("probcover", 200_000, 128, 1000, 1000, 0.696),
+    "pca-200k": ("probcover-approx", 200_000, 128, 1000, 1000, "auto"),
+    "pca-1m": ("probcover-approx", 1_000_000, 128, 1000, 1000, "auto"),
 }
 NAIVE_MAX_N = 12_000
 SKACTIVEML_MAX_N = 30_000
@@ -150,39 +159,115 @@ def naive_coreset(X, budget, rng):
 
 # -- one workload --------------------------------------------------------------
 
+class _Timed:
+    """Wraps a module function and adds its wall time to ``row[key]``."""
+
+    def __init__(self, module, attr, row, key):
+        self.module, self.attr, self.row, self.key = module, attr, row, key
+        self.real = getattr(module, attr)
+
+    def __enter__(self):
+        def timed(*a, **k):
+            t = time.perf_counter()
+            try:
+                return self.real(*a, **k)
+            finally:
+                self.row[self.key] = round(self.row.get(self.key, 0.0) + time.perf_counter() - t, 3)
+
+        setattr(self.module, self.attr, timed)
+        return self
+
+    def __exit__(self, *exc):
+        setattr(self.module, self.attr, self.real)
+
+
+def matmul_rate(X: np.ndarray, rows: int = 1024, reps: int = 2) -> float:
+    """float32 multiply-adds per second of ``X[:rows] @ X.T`` (best of ``reps``), this process."""
+    A = np.ascontiguousarray(X[:rows])
+    best = np.inf
+    for _ in range(reps):
+        t = time.perf_counter()
+        A @ X.T
+        best = min(best, time.perf_counter() - t)
+    return A.shape[0] * X.shape[0] * X.shape[1] / best
+
+
+def machine_info() -> dict:
+    """CPU model and the flags that matter here, BLAS and threads, torch build."""
+    info = {"cpu_count": os.cpu_count(), "load_1min": round(os.getloadavg()[0], 2)}
+    flags = set()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name") and "cpu_model" not in info:
+                    info["cpu_model"] = line.split(":", 1)[1].strip()
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    break
+    except OSError:
+        pass
+    info["cpu_flags"] = sorted(f for f in flags if f.startswith(("avx", "amx", "fma")))
+    try:
+        from threadpoolctl import threadpool_info
+
+        info["threadpools"] = [{k: p.get(k) for k in ("internal_api", "num_threads", "version",
+                                                     "architecture")} for p in threadpool_info()]
+    except ImportError:
+        pass
+    info["numpy"] = np.__version__
+    try:
+        import torch
+
+        info["torch"] = torch.__version__
+        info["torch_cpu_capability"] = torch.backends.cpu.get_cpu_capability()
+        info["torch_threads"] = torch.get_num_threads()
+        info["cuda"] = torch.cuda.is_available()
+    except ImportError:
+        pass
+    try:
+        import skactiveml
+
+        info["scikit_activeml"] = skactiveml.__version__
+    except ImportError:
+        info["scikit_activeml"] = "not installed"
+    return info
+
+
 def run_workload(name: str, *, naive: bool, skactiveml: bool, seed: int) -> dict:
-    kind, n, d, budget, *rest = WORKLOADS[name]
-    clusters = rest[0] if rest else N_CLUSTERS
+    kind, n, d, budget, clusters, delta_spec = WORKLOADS[name]
     row = {"workload": name, "strategy": kind, "N": n, "d": d, "B": budget,
            "clusters": clusters, "load_before": round(os.getloadavg()[0], 2)}
     X = make_mixture(n, d, seed, n_clusters=clusters)
     rng = np.random.default_rng(seed)
     # Import before the clock starts: importing torch/sklearn is not strategy time.
     import skal.strategies  # noqa: F401
+    import skal.strategies._prob_cover as pc_mod
     tracemalloc.start()
     tracemalloc.reset_peak()
     t_all = time.perf_counter()
     # CPU seconds of this process: on a shared, loaded machine wall time
     # inflates with the load while CPU time does not.
     cpu_all = time.process_time()
+    strategy = None
     if kind.startswith("probcover"):
         from skal.strategies import ProbCover
 
         approx = kind == "probcover-approx"
-        s = ProbCover(n_clusters=clusters, approximate=approx, random_state=seed)
-        with Stage(row, "t_delta"):
-            delta = s.resolve_delta(X)
-        s2 = ProbCover(delta=delta, approximate=approx, random_state=seed)
-        with Stage(row, "t_graph"):
-            s2.build_graph(X)
-        with Stage(row, "t_greedy"):
-            picks = s2.select(X, budget)
-        row["delta"] = round(delta, 4)
-        row["edges"] = int(s2.graph_.nnz)
-        row["coverage"] = round(s2.coverage_, 4)
+        strategy = ProbCover(delta=delta_spec, n_clusters=clusters, approximate=approx,
+                             random_state=seed)
+        # One user call, as a user makes it; the stages are timed by wrapping
+        # the functions the strategy calls.
+        with _Timed(pc_mod, "purity_delta", row, "t_delta"), \
+                _Timed(pc_mod, "delta_ball_graph", row, "t_graph"):
+            picks = strategy.select(X, budget)
+        row["t_delta"] = row.get("t_delta", 0.0)
+        row["delta"] = round(strategy.delta_, 4)
+        row["delta_given"] = delta_spec != "auto"
+        row["edges"] = int(strategy.graph_.nnz)
+        row["coverage"] = round(strategy.coverage_, 4)
         if approx:
-            row["recall"] = round(s2.missed_edges_["recall"], 5)
-            row["missed_edges_est"] = int(s2.missed_edges_["missed_edges_estimate"])
+            row["recall"] = round(strategy.missed_edges_["recall"], 5)
+            row["missed_edges_est"] = int(strategy.missed_edges_["missed_edges_estimate"])
     elif kind == "maxherding":
         from skal.neighbors import median_bandwidth
         from skal.strategies import MaxHerding
@@ -208,10 +293,22 @@ def run_workload(name: str, *, naive: bool, skactiveml: bool, seed: int) -> dict
         raise ValueError(kind)
     row["t_total"] = round(time.perf_counter() - t_all, 3)
     row["cpu_total"] = round(time.process_time() - cpu_all, 3)
+    if kind.startswith("probcover"):
+        row["t_greedy"] = round(row["t_total"] - row["t_delta"] - row.get("t_graph", 0.0), 3)
     row["tracemalloc_peak_mb"] = round(tracemalloc.get_traced_memory()[1] / 2**20, 1)
     tracemalloc.stop()
     row["peak_rss_mb"] = round(_peak_rss_mb(), 1)
     assert len(set(map(int, picks))) == budget
+
+    # The floor: the float32 product rate of this machine, now, in this process.
+    rate = matmul_rate(X)
+    row["matmul_gflops"] = round(2 * rate / 1e9, 1)
+    if kind in ("probcover", "maxherding"):
+        # ProbCover's exact graph needs the half Gram (N^2 d / 2 multiply-adds
+        # per triangle, N^2 d / 2 in all); MaxHerding's first pass the same.
+        row["floor_s"] = round(n * n * d / 2 / rate, 3)
+        work = row.get("t_graph", row.get("t_greedy"))
+        row["ratio_to_floor"] = round(work / row["floor_s"], 2)
 
     if naive and n <= NAIVE_MAX_N and kind in ("probcover", "maxherding", "coreset"):
         t = time.perf_counter()
@@ -223,7 +320,8 @@ def run_workload(name: str, *, naive: bool, skactiveml: bool, seed: int) -> dict
             naive_coreset(X, budget, rng)
         row["t_naive"] = round(time.perf_counter() - t, 3)
         row["speedup_vs_naive"] = round(row["t_naive"] / row["t_total"], 1)
-    if skactiveml and n <= SKACTIVEML_MAX_N and kind in ("probcover", "maxherding", "typiclust"):
+    comparable = kind == "maxherding" or (kind == "probcover" and delta_spec != "auto")
+    if skactiveml and n <= SKACTIVEML_MAX_N and comparable:
         try:
             import skactiveml.pool as skp
         except ImportError:
@@ -232,29 +330,30 @@ def run_workload(name: str, *, naive: bool, skactiveml: bool, seed: int) -> dict
             y = np.full(n, np.nan)
             if kind == "probcover":
                 # Same δ on both sides: their grid search is not timed.
-                qs = skp.ProbCover(n_classes=N_CLUSTERS, deltas=[row["delta"]], random_state=seed)
-                ours = row["t_graph"] + row["t_greedy"]
-            elif kind == "maxherding":
+                qs = skp.ProbCover(n_classes=clusters, deltas=[row["delta"]], random_state=seed)
+            else:
                 qs = skp.MaxHerding(metric_dict={"gamma": 1.0 / row["bandwidth"] ** 2},
                                     random_state=seed)
-                ours = row["t_greedy"]
-            else:
-                qs = skp.TypiClust(random_state=seed)
-                ours = row["t_greedy"]
             t = time.perf_counter()
-            qs.query(X, y, batch_size=budget)
+            theirs = np.asarray(qs.query(X, y, batch_size=budget))
             row["t_skactiveml"] = round(time.perf_counter() - t, 3)
-            row["speedup_vs_skactiveml"] = round(row["t_skactiveml"] / ours, 1)
+            row["speedup_vs_skactiveml"] = round(row["t_skactiveml"] / row["t_total"], 1)
             row["peak_rss_mb_with_skactiveml"] = round(_peak_rss_mb(), 1)
+            row["same_picks"] = round(float(np.isin(theirs, picks).mean()), 3)
+            if strategy is not None:
+                # Different tie-breaking may pick other points of equal gain:
+                # the coverage their picks reach on skal's graph tells.
+                row["coverage_skactiveml_picks"] = round(strategy.coverage(X, theirs), 4)
     row["load_after"] = round(os.getloadavg()[0], 2)
     return row
 
 
-COLUMNS = ["workload", "strategy", "N", "d", "B", "clusters", "delta", "bandwidth", "edges", "coverage",
-           "recall", "missed_edges_est", "kernel_rows", "t_delta", "t_graph", "t_greedy",
-           "t_total", "cpu_total", "peak_rss_mb", "tracemalloc_peak_mb", "t_naive", "speedup_vs_naive",
-           "t_skactiveml", "speedup_vs_skactiveml", "peak_rss_mb_with_skactiveml",
-           "skactiveml", "load_before", "load_after"]
+COLUMNS = ["workload", "strategy", "N", "d", "B", "clusters", "delta", "delta_given", "bandwidth",
+           "edges", "coverage", "recall", "missed_edges_est", "kernel_rows", "t_delta", "t_graph",
+           "t_greedy", "t_total", "cpu_total", "peak_rss_mb", "tracemalloc_peak_mb",
+           "matmul_gflops", "floor_s", "ratio_to_floor", "t_naive", "speedup_vs_naive",
+           "t_skactiveml", "speedup_vs_skactiveml", "same_picks", "coverage_skactiveml_picks",
+           "peak_rss_mb_with_skactiveml", "skactiveml", "load_before", "load_after"]
 
 
 def main(argv=None):
@@ -283,6 +382,10 @@ def main(argv=None):
         p.error(f"unknown workloads {unknown}; choose from {list(WORKLOADS)}")
     rows = []
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    machine = machine_info()
+    print("machine: " + json.dumps(machine), flush=True)
+    with open(os.path.splitext(args.out)[0] + "_machine.json", "w") as fh:
+        json.dump(machine, fh, indent=1)
     with open(args.out, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=COLUMNS)
         writer.writeheader()
@@ -303,9 +406,9 @@ def main(argv=None):
             fh.flush()
             print(" | ".join(f"{k}={row[k]}" for k in COLUMNS if k in row), flush=True)
     print(f"\nwrote {args.out}")
-    hdr = ["workload", "N", "d", "B", "t_delta", "t_graph", "t_greedy", "t_total", "cpu_total",
-           "peak_rss_mb",
-           "speedup_vs_naive", "speedup_vs_skactiveml", "load_before"]
+    hdr = ["workload", "N", "d", "B", "delta", "t_delta", "t_graph", "t_greedy", "t_total",
+           "cpu_total", "peak_rss_mb", "floor_s", "ratio_to_floor", "t_skactiveml",
+           "speedup_vs_skactiveml", "same_picks", "load_before", "load_after"]
     print("| " + " | ".join(hdr) + " |")
     print("|" + "---|" * len(hdr))
     for r in rows:

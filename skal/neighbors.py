@@ -35,6 +35,9 @@ __all__ = [
 
 # Points k-means is fitted on when the purity δ is estimated from a sample.
 _KMEANS_SAMPLE = 20_000
+# Host tile of the δ-ball graph build (bytes) and its fewest rows.
+_HOST_TILE_BYTES = 32 * 2**20
+_MIN_TILE_ROWS = 128
 # Default memory for one distance tile (bytes).
 _TILE_BYTES = 256 * 2**20
 
@@ -153,7 +156,12 @@ def delta_ball_graph(X: np.ndarray, delta: float, *, normalized: bool = False,
     Xn = np.ascontiguousarray(Xn, dtype=np.float32)
     n = Xn.shape[0]
     if block_rows is None:
-        block_rows = block_rows_for(n)
+        # Host tiles of ~32 MiB are reused by the allocator from one tile to
+        # the next (larger ones are mapped and unmapped each time: page faults),
+        # and waste little of the upper triangle in the half build; devices
+        # take the usual 256 MiB.
+        block_rows = block_rows_for(n) if device is not None else \
+            max(min(n, _MIN_TILE_ROWS), block_rows_for(n, tile_bytes=_HOST_TILE_BYTES))
     idx_dtype = np.int32 if n < 2**31 else np.int64
     # The index buffer is sized from a sampled edge count and grown when
     # needed, rather than per-tile pieces concatenated at the end: that
@@ -676,20 +684,19 @@ def sample_ball_sizes(Xn: np.ndarray, delta: float, rows: np.ndarray) -> tuple[n
     zero = screen.zero_rows
     members = []
     for sl in iter_row_blocks(rows.size, max(1, block_rows_for(Xn.shape[0]) // 2)):
-        S = Xn[rows[sl]] @ Xn.T
+        r = rows[sl]
+        S = Xn[r] @ Xn.T
         if zero.size:
             S[:, zero] = screen.mid
-            S[np.isin(rows[sl], zero)] = screen.mid
-        for i, r in enumerate(rows[sl]):
-            cand = np.flatnonzero(S[i] > screen.lo)
-            keep = S[i, cand] > screen.hi
-            band = np.flatnonzero(~keep)
-            if band.size:
-                keep[band] = exact_within(Xn, np.full(band.size, r), cand[band], delta)
-            ball = cand[keep]
-            if not np.isin(r, ball):
-                ball = np.sort(np.append(ball, r))
-            members.append(ball)
+            S[np.isin(r, zero)] = screen.mid
+        S[np.arange(r.size), r] = 2.0  # every point is in its own ball
+        ii, jj = np.nonzero(S > screen.lo)
+        keep = S[ii, jj] > screen.hi
+        band = np.flatnonzero(~keep)
+        if band.size:
+            keep[band] = exact_within(Xn, r[ii[band]], jj[band], delta)
+        ii, jj = ii[keep], jj[keep]
+        members.extend(np.split(jj.astype(np.int64), np.searchsorted(ii, np.arange(1, r.size))))
     sizes = np.array([m.size for m in members], dtype=np.int64)
     return sizes, members
 

@@ -269,7 +269,11 @@ class ProbCover(CoverageStrategyMixin, QueryStrategy):
         self.graph_bytes_estimate_ = None
         n_edges = None
         limit = resolve_memory_limit(self.max_memory)
-        if X.shape[0] > _ESTIMATE_ABOVE or limit is not None and X.shape[0] > _ESTIMATE_MIN:
+        # Estimated when the graph could matter: large pools, or a limit that
+        # even a complete graph (every pair an edge) might exceed.
+        worst = 5.0 * X.shape[0] ** 2 + 8.0 * (X.shape[0] + 1)
+        if X.shape[0] > _ESTIMATE_ABOVE or (limit is not None and X.shape[0] > _ESTIMATE_MIN
+                                            and 2 * worst > limit):
             n_edges, nbytes = estimate_graph_bytes(Xn, self.delta_, random_state=self.random_state)
             self.graph_bytes_estimate_ = nbytes
             # The build holds the per-tile pieces and their concatenation at
