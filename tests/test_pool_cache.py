@@ -147,3 +147,20 @@ def test_cache_of_a_sparse_pool_matches_its_dense_copy():
     b = ProbCover(delta=0.8, random_state=0).select(X, 5)
     np.testing.assert_array_equal(a, b)
     assert ProbCover(delta=0.8).set_pool_cache(X, s.get_pool_cache()) is True
+
+
+def test_typiclust_cache_round_trip(monkeypatch):
+    import skal.strategies._typiclust as tc_mod
+
+    X = _pool()
+    first = TypiClust(random_state=0)
+    picks = first.select(X, 6, labeled=[0, 1])
+    arrays = _through_npz(first.get_pool_cache())
+    monkeypatch.setattr(tc_mod, "fit_kmeans", lambda *a, **k: pytest.fail("k-means refitted"))
+    fresh = TypiClust(random_state=0)
+    assert fresh.set_pool_cache(X.copy(), arrays) is True
+    np.testing.assert_array_equal(fresh.select(X, 6, labeled=[0, 1]), picks)
+    bad = dict(arrays, cluster_labels=arrays["cluster_labels"][:-1])
+    assert TypiClust(random_state=0).set_pool_cache(X, bad) is False
+    assert TypiClust(random_state=0).set_pool_cache(_pool(seed=2), arrays) is False
+    assert TypiClust().get_pool_cache() == {}

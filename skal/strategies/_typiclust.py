@@ -115,6 +115,37 @@ class TypiClust(CoverageStrategyMixin, QueryStrategy):
             self._cluster_key = key
         return self.cluster_labels_
 
+    def get_pool_cache(self) -> dict[str, np.ndarray]:
+        """The k-means labels of the last pool, with the ``K`` and seed they were fitted with.
+
+        See :meth:`QueryStrategy.get_pool_cache`; a later ``select`` that draws
+        the same seed for the same ``K`` on the same pool reuses them.
+        """
+        key = getattr(self, "_cluster_key", None)
+        if key is None:
+            return {}
+        return {"fingerprint": np.array([key[0], type(self).__name__, repr(key[1:])]),
+                "fit": np.array(key[1:], dtype=np.int64),
+                "cluster_labels": np.asarray(self.cluster_labels_, dtype=np.int64)}
+
+    def set_pool_cache(self, X, arrays) -> bool:
+        """Install saved k-means labels when they belong to pool ``X`` (see the base class)."""
+        try:
+            fit = tuple(int(v) for v in np.asarray(arrays["fit"], dtype=np.int64).reshape(-1))
+            labels = np.asarray(arrays["cluster_labels"])
+        except (KeyError, TypeError, ValueError):
+            return False
+        if len(fit) != 2:
+            return False
+        X = self._cache_matches(X, arrays, fit)
+        if X is None or labels.shape != (X.shape[0],) or labels.dtype.kind not in "iu":
+            return False
+        if labels.size and (labels.min() < 0 or labels.max() >= fit[0]):
+            return False
+        self.cluster_labels_ = labels.astype(np.int64)
+        self._cluster_key = (self._pool_key(X),) + fit
+        return True
+
     def __getstate__(self):
         state = dict(self.__dict__)
         state.pop("_cluster_key", None)
