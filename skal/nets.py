@@ -17,6 +17,7 @@ at prediction time too).
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 
 import torch
@@ -58,17 +59,19 @@ class MLP(nn.Module):
                  hidden_units: int | Sequence[int] = (256,), dropout: float = 0.0,
                  norm: str | None = "layer") -> None:
         super().__init__()
-        if isinstance(hidden_units, int):
+        if isinstance(hidden_units, numbers.Integral):
             hidden_units = (hidden_units,)
-        for name, value in (("n_features", n_features), ("n_classes", n_classes)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        for name, value in (("n_features", n_features), ("n_classes", n_classes),
+                            *(("hidden_units", units) for units in hidden_units)):
+            # numpy integers count: sizes often come from array shapes
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+                raise ValueError(f"{name} must be positive integers, got {value!r}")
         if not 0.0 <= float(dropout) < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
         if norm not in (None, "layer", "batch"):
             raise ValueError(f"norm must be 'layer', 'batch' or None, got {norm!r}")
         layers: list[nn.Module] = []
-        width = n_features
+        width = int(n_features)
         for units in hidden_units:
             layers.append(nn.Linear(width, int(units)))
             if norm == "layer":
@@ -79,7 +82,7 @@ class MLP(nn.Module):
             if dropout > 0:
                 layers.append(nn.Dropout(float(dropout)))
             width = int(units)
-        layers.append(nn.Linear(width, n_classes))
+        layers.append(nn.Linear(width, int(n_classes)))
         self.layers = nn.Sequential(*layers)
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:

@@ -43,10 +43,17 @@ def test_mlp_norm_options_and_single_sample_batches():
     (dict(n_features=3, n_classes=2.5), "n_classes"),
     (dict(n_features=3, n_classes=2, dropout=1.0), "dropout"),
     (dict(n_features=3, n_classes=2, norm="group"), "norm"),
+    (dict(n_features=3, n_classes=2, hidden_units=(4, 0)), "hidden_units"),
 ])
 def test_mlp_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         MLP(**kwargs)
+
+
+def test_mlp_accepts_numpy_integer_sizes():
+    # sizes taken from array shapes and np.unique are numpy integers
+    net = MLP(np.int64(6), np.int32(3), hidden_units=np.int64(5))
+    assert [m.out_features for m in net.modules() if isinstance(m, nn.Linear)] == [5, 3]
 
 
 def test_mlp_dropout_only_in_training_mode():
