@@ -9,13 +9,16 @@ from . import datasets, filters, noise, strategies
 from .filters import (
     AUMFilter,
     CentroidFilter,
+    ClusterVoteFilter,
     ConfidentLearningFilter,
     CrossValidationFilter,
     FINEFilter,
+    GraphFilter,
+    IdealFilter,
     KNNFilter,
     NoiseFilter,
 )
-from .learner import NoiseAwareActiveLearner
+from .learner import DeltaSchedule, NoiseAwareActiveLearner
 from .noise import NoisyOracle, make_noisy_labels
 from .strategies import (
     BADGE,
@@ -47,6 +50,7 @@ def __getattr__(name):
 
 __all__ = [
     "NoiseAwareActiveLearner",
+    "DeltaSchedule",
     "QueryStrategy",
     "RandomSampling",
     "ProbCover",
@@ -64,6 +68,9 @@ __all__ = [
     "KNNFilter",
     "CentroidFilter",
     "FINEFilter",
+    "GraphFilter",
+    "ClusterVoteFilter",
+    "IdealFilter",
     "NoisyOracle",
     "make_noisy_labels",
     "CoTeachingClassifier",

@@ -19,10 +19,11 @@ from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clo
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, has_fit_parameter, validate_data
 
 from . import _state
 from ._nas import _engine, _persistence, _steps
+from ._nas._delta import DeltaSchedule
 from ._nas._checks import check_answer_labels, check_pool_indices, check_round_budget
 from ._nas._engine import nas_shares
 from ._nas._ledger import Ledger
@@ -32,7 +33,7 @@ from .noise import NoisyOracle
 from .strategies._base import QueryStrategy
 from .strategies._prob_cover import ProbCover
 
-__all__ = ["NoiseAwareActiveLearner", "nas_shares"]
+__all__ = ["NoiseAwareActiveLearner", "DeltaSchedule", "nas_shares"]
 
 
 def _add_note(exc: BaseException, note: str) -> None:
@@ -97,8 +98,15 @@ class NoiseAwareActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator
         Rounds run by :meth:`fit`.
     noise_aware : bool, default=True
         Use the filter inside selection (NAS) or only to clean the training set.
-    train_on : {"clean", "all"}, default="clean"
-        Train the final estimator on the predicted-clean labels or on all labels.
+    train_on : {"clean", "all", "weighted", "relabel"}, default="clean"
+        What the final estimator learns from: the predicted-clean labels;
+        every label; every label weighted by the filter's clean probability
+        (``clean_proba_`` of filters that give one, else its 0/1 decision;
+        the estimator's ``fit`` must take ``sample_weight``); or the clean
+        labels plus, for doubted ones, the label the filter proposes instead
+        (``proposed_labels_`` of filters that propose one, such as
+        :class:`~skal.filters.GraphFilter`; doubted labels without a proposal
+        are left out).
     noise_rate : float in [0, 1], default=0.0
         :meth:`fit` only: corrupt ``y`` with this rate before using it as the
         annotator, so that scoring on clean held-out labels measures robustness.
@@ -108,10 +116,12 @@ class NoiseAwareActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator
         Smoothing of the filter's decisions across calls: each label keeps a
         clean-score ``s <- m * s + (1 - m) * decision`` and counts as clean
         while ``s >= 0.5``. 0 uses the latest decision only.
-    noise_dropout : float in [0, 1], default=0.0
+    noise_dropout : float in [0, 1] or "auto", default=0.0
         Fraction of predicted-noisy labels treated as clean *during selection*
         (drawn anew for every share), so that a wrong filter decision does not
-        keep a region uncovered forever.
+        keep a region uncovered forever. ``"auto"`` is the reference's adaptive
+        rule: with predicted clean rate p̂, exactly ``floor(eta * n_noisy)``
+        flagged labels cover, ``eta = max(min(p̂, 1 - p̂), 0.1)``.
     noisy_weight : None, "auto" or float in [0, 1], default=None
         Passed to coverage strategies that have a ``noisy_weight`` parameter:
         ``None`` keeps the strategy's own value, ``"auto"`` uses the predicted
@@ -124,6 +134,11 @@ class NoiseAwareActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator
     random_state : int, numpy Generator or None, default=None
         Seeds the strategy, the filter and the final estimator (when they have
         no seed of their own), the noise of :meth:`fit`, and ``noise_dropout``.
+    delta_schedule : DeltaSchedule or None, default=None
+        How a ProbCover-like strategy's δ changes from round to round (the
+        reference's policies: constant, linear or exponential descent, the
+        largest maximum degree); ``None`` keeps δ. Each round's δ is in
+        ``history_``.
     checkpoint : str, path-like or None, default=None
         When set, the learner saves itself (:meth:`save`) to this file after every
         share's labels arrive and after every round, so that a crashed process
@@ -179,16 +194,17 @@ class NoiseAwareActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator
         "budget": [Interval(Integral, 1, None, closed="left"), "array-like"],
         "n_rounds": [Interval(Integral, 1, None, closed="left")],
         "noise_aware": ["boolean"],
-        "train_on": [StrOptions({"clean", "all"})],
+        "train_on": [StrOptions({"clean", "all", "weighted", "relabel"})],
         "noise_rate": [Interval(Real, 0, 1, closed="both")],
         "noise_type": [str],
         "noise_momentum": [Interval(Real, 0, 1, closed="left")],
-        "noise_dropout": [Interval(Real, 0, 1, closed="both")],
+        "noise_dropout": [Interval(Real, 0, 1, closed="both"), StrOptions({"auto"})],
         "noisy_weight": [None, StrOptions({"auto"}), Interval(Real, 0, 1, closed="both")],
         "classes": ["array-like", None],
         "verbose": ["verbose"],
         "random_state": ["random_state", np.random.Generator],
         "checkpoint": [str, os.PathLike, None],
+        "delta_schedule": [DeltaSchedule, None],
     }
 
     def __init__(self, strategy: QueryStrategy | None = None,
@@ -198,7 +214,8 @@ class NoiseAwareActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator
                  noise_type: str = "symmetric", noise_momentum: float = 0.0,
                  noise_dropout: float = 0.0, noisy_weight: Any = None, classes: Any = None,
                  verbose: bool = False, random_state: Any = None,
-                 checkpoint: str | os.PathLike | None = None):
+                 checkpoint: str | os.PathLike | None = None,
+                 delta_schedule: DeltaSchedule | None = None):
         self.strategy = strategy
         self.noise_filter = noise_filter
         self.estimator = estimator
@@ -215,6 +232,7 @@ class NoiseAwareActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator
         self.verbose = verbose
         self.random_state = random_state
         self.checkpoint = checkpoint
+        self.delta_schedule = delta_schedule
 
     # ------------------------------------------------------------------ checks
     def _validate_params(self) -> None:
@@ -228,6 +246,12 @@ class NoiseAwareActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator
                                  f"positive integers, got {budget!r}")
         elif isinstance(budget, bool):
             raise ValueError(f"budget must be a positive integer, got {budget!r}")
+
+        if self.train_on == "weighted" and self.estimator is not None \
+                and not has_fit_parameter(self.estimator, "sample_weight"):
+            raise ValueError(f"train_on='weighted' trains with sample weights, but "
+                             f"{type(self.estimator).__name__}.fit takes no sample_weight; use "
+                             "train_on='clean' or an estimator that accepts sample_weight")
 
     def _round_budget(self, round_index: int) -> int:
         budget = self.budget
@@ -265,6 +289,7 @@ class NoiseAwareActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator
         self._open = None
         self._pool = X
         self._saved_cache = None
+        self._delta_initial = None
 
     def _reset(self) -> None:
         for name in ("_ledger", "_open", "_pool", "_saved_cache", "estimator_", "history_",
@@ -429,7 +454,24 @@ class NoiseAwareActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator
         left = self.n_pool_ - self._ledger.size
         if budget is None:
             budget = self._round_budget(self.n_rounds_done_)
-        _engine.start_round(self, check_round_budget(budget, left))
+        budget = check_round_budget(budget, left)
+        self._schedule_delta()
+        _engine.start_round(self, budget)
+
+    def _schedule_delta(self) -> None:
+        """Move ProbCover's δ for the round about to start (``delta_schedule``)."""
+        schedule = self.delta_schedule
+        resolved = getattr(self.strategy_, "delta_", None)
+        if schedule is None or resolved is None or self.n_rounds_done_ == 0 \
+                or "delta" not in self.strategy_.get_params(deep=False):
+            return
+        if self._delta_initial is None:
+            self._delta_initial = float(resolved)
+        ledger = self._ledger
+        covering = ledger.idx[ledger.clean_mask] if schedule.consider_noise else ledger.idx
+        delta = schedule.next_delta(self._pool, covering, initial=self._delta_initial,
+                                    current=float(resolved))
+        self.strategy_.set_params(delta=delta)
 
     def query(self, X: Any, *, whole_round: bool = False) -> np.ndarray:
         """The pool indices to label next.

@@ -253,6 +253,9 @@ def finish_round(est, X: np.ndarray | None, oracle=None) -> None:
     record["n_labeled"] = ledger.size
     record["n_predicted_clean"] = int(ledger.clean_mask.sum())
     record["clean_mask"] = [bool(v) for v in ledger.clean_mask]
+    delta = getattr(est.strategy_, "delta_", None)
+    if delta is not None:
+        record["delta"] = float(delta)
     coverage = getattr(est.strategy_, "coverage_", None)
     record["coverage"] = None if coverage is None else float(coverage)
     record.update(_steps.filter_quality(est, oracle))

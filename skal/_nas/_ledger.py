@@ -48,6 +48,12 @@ class Ledger:
         after loading, without the pool, and they identify the pool.
     reviewed : ndarray of bool
         Whether a person looked at the label again (:meth:`relabel`).
+    clean_proba : ndarray of float64
+        The filter's clean probability of each label (its decision when the
+        filter gives no probability); ``train_on="weighted"`` uses it.
+    proposed : ndarray of int64
+        Index into the classes of the label the filter proposes instead of a
+        doubted one (-1: no proposal); ``train_on="relabel"`` uses it.
     corrections : list of dict
         One record per label a person reviewed: pool index, the answer before
         and after, the round it happened in.
@@ -60,7 +66,16 @@ class Ledger:
     round: np.ndarray
     X: np.ndarray
     reviewed: np.ndarray
+    clean_proba: np.ndarray = None
+    proposed: np.ndarray = None
     corrections: list = field(default_factory=list)
+
+    def __post_init__(self):
+        n = self.idx.size
+        if self.clean_proba is None:
+            self.clean_proba = self.clean_mask.astype(np.float64)
+        if self.proposed is None:
+            self.proposed = np.full(n, -1, dtype=np.int64)
 
     @classmethod
     def empty(cls, n_features: int, dtype) -> Ledger:
@@ -90,6 +105,8 @@ class Ledger:
         self.clean_score = np.concatenate([self.clean_score, np.ones(n)])
         self.round = np.concatenate([self.round, np.full(n, round_, dtype=np.int64)])
         self.reviewed = np.concatenate([self.reviewed, np.zeros(n, dtype=bool)])
+        self.clean_proba = np.concatenate([self.clean_proba, np.ones(n)])
+        self.proposed = np.concatenate([self.proposed, np.full(n, -1, dtype=np.int64)])
 
     def positions_of(self, indices: np.ndarray) -> np.ndarray:
         """Positions in the ledger of pool ``indices`` (all must be bought)."""
@@ -107,16 +124,22 @@ class Ledger:
             self.labels[pos] = new
         self.reviewed[positions] = True
 
-    def set_decisions(self, clean_score: np.ndarray) -> None:
+    def set_decisions(self, clean_score: np.ndarray, clean_proba: np.ndarray | None = None,
+                      proposed: np.ndarray | None = None) -> None:
         self.clean_score = np.asarray(clean_score, dtype=np.float64)
         # A label a person reviewed is believed: that is the point of reviewing.
         self.clean_mask = (self.clean_score >= 0.5) | self.reviewed
+        proba = self.clean_mask.astype(np.float64) if clean_proba is None else clean_proba
+        self.clean_proba = np.where(self.reviewed, 1.0, np.clip(proba, 0.0, 1.0))
+        self.proposed = (np.full(self.idx.size, -1, dtype=np.int64) if proposed is None
+                         else np.where(self.reviewed, -1, proposed).astype(np.int64))
 
     # ------------------------------------------------------------ persistence
     def arrays(self) -> dict[str, np.ndarray]:
         return {"labeled_idx": self.idx, "clean_mask": self.clean_mask,
                 "clean_score": self.clean_score, "label_round": self.round,
-                "X_labeled": self.X, "reviewed": self.reviewed}
+                "X_labeled": self.X, "reviewed": self.reviewed,
+                "clean_proba": self.clean_proba, "proposed": self.proposed}
 
     @classmethod
     def from_saved(cls, arrays: dict, labels: np.ndarray, corrections: list,
@@ -134,11 +157,14 @@ class Ledger:
         if X.ndim != 2 or X.shape[1] != n_features or X.dtype.kind != "f":
             raise ValueError(f"X_labeled must be a float array with {n_features} columns")
         checked = {}
+        defaults = {"reviewed": np.zeros(idx.size, dtype=bool),
+                    "clean_proba": arrays.get("clean_mask", np.empty(0)).astype(np.float64),
+                    "proposed": np.full(idx.size, -1, dtype=np.int64)}
         for name, kind in (("clean_mask", "b"), ("clean_score", "f"), ("label_round", "iu"),
-                           ("reviewed", "b")):
+                           ("reviewed", "b"), ("clean_proba", "f"), ("proposed", "iu")):
             a = arrays.get(name)
-            if name == "reviewed" and a is None:
-                a = np.zeros(idx.size, dtype=bool)
+            if a is None and name in defaults:  # files written before these existed
+                a = defaults[name]
             if a is None or a.ndim != 1 or a.dtype.kind not in kind:
                 raise ValueError(f"{name} is missing or has the wrong type")
             checked[name] = a
@@ -153,4 +179,6 @@ class Ledger:
                    clean_mask=checked["clean_mask"].astype(bool),
                    clean_score=checked["clean_score"].astype(np.float64),
                    round=checked["label_round"].astype(np.int64), X=X,
-                   reviewed=checked["reviewed"].astype(bool), corrections=list(corrections))
+                   reviewed=checked["reviewed"].astype(bool),
+                   clean_proba=checked["clean_proba"].astype(np.float64),
+                   proposed=checked["proposed"].astype(np.int64), corrections=list(corrections))

@@ -70,6 +70,7 @@ def save(est, path: str | os.PathLike, *, allowed_modules: Iterable[str] = (),
             "rng": _state.encode_value(est._rng, "rng"),
             "open_round": None if open_round is None else open_round.to_json(),
             "has_estimator": est.estimator_ is not None,
+            "delta_initial": est._delta_initial,
             "labels_object": labels_object,
             "classes_object": classes_object,
         })
@@ -163,6 +164,8 @@ def _restore(est, state: dict, arrays: dict, extra: tuple) -> None:
     classes = _state.array_from_saved(arrays["classes"], classes_object)
     if classes.ndim != 1:
         raise ValueError("classes must be 1-D")
+    if ledger.size and (ledger.proposed.min() < -1 or ledger.proposed.max() >= max(classes.size, 1)):
+        raise ValueError("proposed labels must index the classes")
     strategy = decode("strategy_")
     noise_filter = decode("noise_filter_")
     from ..filters._base import NoiseFilter
@@ -191,6 +194,9 @@ def _restore(est, state: dict, arrays: dict, extra: tuple) -> None:
             history[-1].get("n_labeled") not in (None, ledger.size):
         raise ValueError("the labeled set does not match the last round's record")
     has_estimator = _bool(state, "has_estimator")
+    delta_initial = state.get("delta_initial")
+    if delta_initial is not None and not isinstance(delta_initial, (int, float)):
+        raise ValueError(f"delta_initial must be a number or null, got {delta_initial!r}")
     # Every check passed: only now is the learner's state set.
     est.n_pool_ = n_pool
     est.n_features_in_ = n_features
@@ -210,6 +216,7 @@ def _restore(est, state: dict, arrays: dict, extra: tuple) -> None:
     cache = {name[len(_CACHE_PREFIX):]: a for name, a in arrays.items()
              if name.startswith(_CACHE_PREFIX)}
     est._saved_cache = cache or None
+    est._delta_initial = None if delta_initial is None else float(delta_initial)
     est.estimator_ = None
     if has_estimator:
         from ._steps import fit_estimator

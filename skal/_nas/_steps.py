@@ -21,7 +21,7 @@ from ..strategies._random import RandomSampling
 
 __all__ = [
     "default_estimator", "n_classes", "filter_active", "selection_covering", "select_share",
-    "run_filter", "judge_unjudged", "training_positions", "fit_estimator", "filter_quality",
+    "run_filter", "judge_unjudged", "training_positions", "training_set", "fit_estimator", "filter_quality",
 ]
 
 
@@ -54,10 +54,20 @@ def selection_covering(est) -> np.ndarray:
     if not (est.noise_aware and filter_active(est)):
         return ledger.idx
     clean = ledger.clean_mask.copy()
-    if est.noise_dropout > 0:
+    noisy = np.flatnonzero(~clean)
+    if est.noise_dropout == "auto":
+        # The reference's adaptive noise dropout: with a predicted clean rate
+        # p, exactly floor(eta * n_noisy) flagged labels, eta = max(min(p,
+        # 1 - p), 0.1), cover anyway -- many when the filter flags half the
+        # labels (it is likely wrong about some), few when it flags little.
+        p_clean = float(clean.mean()) if clean.size else 1.0
+        eta = max(min(p_clean, 1.0 - p_clean), 0.1)
+        n_flip = int(noisy.size * eta)
+        if n_flip:
+            clean[est._rng.choice(noisy, size=n_flip, replace=False)] = True
+    elif est.noise_dropout > 0:
         # A wrong "noisy" verdict must not keep a region uncovered forever:
         # a random share of the flagged labels covers anyway.
-        noisy = np.flatnonzero(~clean)
         revive = est._rng.random(noisy.size) < est.noise_dropout
         clean[noisy[revive]] = True
     return ledger.idx[clean]
@@ -130,7 +140,29 @@ def run_filter(est, X: np.ndarray | None) -> None:
     decision = np.asarray(flt.fit_filter(ledger.X, ledger.labels_array, **kwargs), dtype=np.float64)
     m = float(est.noise_momentum)
     score = m * ledger.clean_score + (1.0 - m) * decision if m > 0 else decision
-    ledger.set_decisions(score)
+    ledger.set_decisions(score, _clean_proba(flt, ledger.size), _proposed(est, flt, ledger.size))
+
+
+def _clean_proba(flt, n: int) -> np.ndarray | None:
+    """The filter's clean probabilities, when it gives them (``clean_proba_``)."""
+    proba = getattr(flt, "clean_proba_", None)
+    if proba is None:
+        return None
+    proba = np.asarray(proba, dtype=np.float64)
+    return proba if proba.shape == (n,) and np.all(np.isfinite(proba)) else None
+
+
+def _proposed(est, flt, n: int) -> np.ndarray | None:
+    """The labels the filter proposes instead (``proposed_labels_``), as class indices."""
+    proposed = getattr(flt, "proposed_labels_", None)
+    if proposed is None or est.classes_.size == 0:
+        return None
+    proposed = np.asarray(proposed)
+    if proposed.shape != (n,):
+        return None
+    classes = est.classes_
+    at = np.clip(np.searchsorted(classes, proposed), 0, classes.size - 1)
+    return np.where(classes[at] == proposed, at, -1).astype(np.int64)
 
 
 def judge_unjudged(est, X: np.ndarray | None, pending) -> None:
@@ -145,10 +177,33 @@ def judge_unjudged(est, X: np.ndarray | None, pending) -> None:
 
 def training_positions(est) -> np.ndarray:
     """Positions (in the ledger) of the labels the final estimator learns from."""
-    positions = np.arange(est._ledger.size, dtype=np.int64)
-    if est.train_on == "clean" and est.noise_filter_ is not None:
-        positions = positions[est._ledger.clean_mask]
-    return positions
+    ledger = est._ledger
+    positions = np.arange(ledger.size, dtype=np.int64)
+    if est.noise_filter_ is None or est.train_on in ("all", "weighted"):
+        return positions
+    if est.train_on == "relabel":
+        # A doubted label stays in training when the filter proposes another.
+        return positions[ledger.clean_mask | (ledger.proposed >= 0)]
+    return positions[ledger.clean_mask]
+
+
+def training_set(est, positions: np.ndarray):
+    """Features, labels and sample weights (None: unweighted) the estimator learns from."""
+    ledger = est._ledger
+    labels = ledger.labels_array
+    X_train, y_train = ledger.X[positions], labels[positions]
+    weights = None
+    if est.noise_filter_ is not None and est.train_on == "relabel":
+        doubted = ~ledger.clean_mask[positions] & (ledger.proposed[positions] >= 0)
+        if doubted.any():
+            y_train = y_train.copy()
+            if y_train.dtype.kind in "US":
+                y_train = y_train.astype(object)
+            y_train[doubted] = est.classes_[ledger.proposed[positions][doubted]]
+            y_train = np.array(y_train.tolist())
+    elif est.noise_filter_ is not None and est.train_on == "weighted":
+        weights = ledger.clean_proba[positions]
+    return X_train, y_train, weights
 
 
 def fit_estimator(est, positions: np.ndarray) -> None:
@@ -158,7 +213,10 @@ def fit_estimator(est, positions: np.ndarray) -> None:
     ledger = est._ledger
     est._fit_positions = np.asarray(positions, dtype=np.int64)
     labels = ledger.labels_array
-    X_train, y_train = ledger.X[positions], labels[positions]
+    X_train, y_train, weights = training_set(est, est._fit_positions)
+    if weights is not None:
+        keep = weights > 0
+        X_train, y_train, weights = X_train[keep], y_train[keep], weights[keep]
     if y_train.size == 0 or np.unique(y_train).size < 2:
         # One class (or none) left after filtering: nothing to discriminate,
         # so predict the most frequent label rather than fail the round.
@@ -175,7 +233,10 @@ def fit_estimator(est, positions: np.ndarray) -> None:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*number of unique classes.*")
         warnings.filterwarnings("ignore", message=".*least populated class.*")
-        est.estimator_ = model.fit(X_train, y_train)
+        if weights is None:
+            est.estimator_ = model.fit(X_train, y_train)
+        else:
+            est.estimator_ = model.fit(X_train, y_train, sample_weight=weights)
 
 
 def filter_quality(est, oracle) -> dict:
