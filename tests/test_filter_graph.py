@@ -1,0 +1,172 @@
+"""Pool filters: GraphFilter, ClusterVoteFilter and the vote posterior they share."""
+
+import pickle
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
+
+from skal.datasets import load_digits_embeddings
+from skal.filters import ClusterVoteFilter, GraphFilter
+from skal.filters._graph import absorbing_votes
+from skal.filters._votes import clean_posterior
+from skal.noise import make_noisy_labels
+
+
+@pytest.fixture(autouse=True)
+def _one_blas_thread():
+    with threadpool_limits(limits=1):
+        yield
+
+
+def naive_absorbing(G, seeds, alpha, steps):
+    """One walk at a time, node by node: the definition, without vectorisation."""
+    G = np.asarray(G.todense() if sp.issparse(G) else G, dtype=float)
+    P = G / G.sum(axis=1, keepdims=True)
+    n = len(seeds)
+    out = np.zeros((n, n))
+    for a, s in enumerate(seeds):
+        mass = np.zeros(G.shape[0])
+        mass[s] = 1.0
+        for _ in range(steps):
+            mass = alpha * (mass @ P)
+            for b, t in enumerate(seeds):
+                if b != a:
+                    out[a, b] += mass[t]
+                    mass[t] = 0.0
+    return out
+
+
+def test_absorbing_votes_on_a_path_by_hand():
+    # a - b - c, labels at a and c. From a: every two steps a fraction
+    # alpha^2/2 reaches c and alpha^2/2 comes back to a; in total
+    # (alpha^2/2) / (1 - alpha^2/2) = 1/7 for alpha = 1/2.
+    G = sp.csr_matrix(np.array([[0, 1, 0], [1, 0, 1], [0, 1, 0]], dtype=float))
+    A = absorbing_votes(G, np.array([0, 2]), alpha=0.5, max_steps=200, tol=0.0)
+    np.testing.assert_allclose(A, [[0, 1 / 7], [1 / 7, 0]], rtol=1e-5)
+    A2 = absorbing_votes(G, np.array([0, 2]), alpha=0.5, max_steps=2, tol=0.0)
+    np.testing.assert_allclose(A2, [[0, 0.125], [0.125, 0]], rtol=1e-6)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_absorbing_votes_equal_the_naive_walks(seed):
+    rng = np.random.default_rng(seed)
+    n = 30
+    W = rng.random((n, n)) * (rng.random((n, n)) < 0.2)
+    W = np.maximum(W, W.T) + np.diag(np.zeros(n))
+    W[np.arange(n), (np.arange(n) + 1) % n] += 0.1  # every node has an edge
+    W = np.maximum(W, W.T)
+    seeds = rng.choice(n, 6, replace=False)
+    got = absorbing_votes(sp.csr_matrix(W), seeds, alpha=0.9, max_steps=15, tol=0.0)
+    np.testing.assert_allclose(got, naive_absorbing(W, seeds, 0.9, 15), rtol=1e-4, atol=1e-7)
+
+
+def test_clean_posterior_by_hand():
+    # Label 0 is voted for by label 1 (weight 1) only, so n_eff = 1 and its
+    # shares are (0, 1). With r = 0.2, C = 2: kappa = log(0.8 / 0.2) = log 4,
+    # P(clean) = 0.8 e^0 / (0.8 e^0 + 0.2 e^{log 4}) = 0.8 / 1.6 = 0.5.
+    W = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 1.0], [0.0, 0.0, 0.0]])
+    y = np.array([0, 1, 1])
+    p, r, shares = clean_posterior(W, y, 2, noise_rate=0.2)
+    assert r == 0.2
+    np.testing.assert_allclose(shares, [[0, 1], [0.5, 0.5], [0, 0]])
+    # Label 1: shares (1/2, 1/2) with n_eff = 2 -> equal likelihoods -> prior 0.8.
+    # Label 2: no vote -> prior 0.8.
+    np.testing.assert_allclose(p, [0.5, 0.8, 0.8])
+
+
+def test_clean_posterior_estimates_the_rate():
+    rng = np.random.default_rng(0)
+    C, n = 4, 400
+    y_true = rng.integers(0, C, n)
+    y, noisy = make_noisy_labels(y_true, 0.3, random_state=0)
+    # Votes among points of the same true class: the ideal neighbourhood.
+    W = (y_true[:, None] == y_true[None, :]).astype(float)
+    p, r, _ = clean_posterior(W, y, C)
+    assert abs(r - 0.3) < 0.05
+    assert ((p < 0.5) == noisy).mean() > 0.97
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_digits_embeddings(return_X_y=True)
+
+
+def _f1(keep, noisy):
+    flagged = ~keep
+    return 2 * np.sum(flagged & noisy) / (flagged.sum() + noisy.sum())
+
+
+@pytest.mark.parametrize("cls", [GraphFilter, ClusterVoteFilter])
+def test_low_budget_detection_on_digits(cls, digits):
+    """100 random labels (10 per class), 30 % noise: measured F1 0.90 (graph), 0.80 (clusters)."""
+    X, y = digits
+    f1 = []
+    for seed in range(3):
+        idx = np.random.default_rng(seed).choice(len(y), 100, replace=False)
+        y_noisy, noisy = make_noisy_labels(y[idx], 0.3, random_state=seed)
+        f = cls(random_state=seed) if cls is ClusterVoteFilter else cls()
+        keep = f.fit_filter(X[idx], y_noisy, sample_indices=idx, X_pool=X)
+        f1.append(_f1(keep, noisy))
+        assert 0.15 < f.noise_rate_ < 0.45
+    assert np.mean(f1) > (0.85 if cls is GraphFilter else 0.7)
+
+
+@pytest.mark.parametrize("cls", [GraphFilter, ClusterVoteFilter])
+def test_pool_by_indices_equals_pool_by_unlabeled_rows(cls, digits):
+    """X_pool + sample_indices and [X; X_unlabeled] describe the same pool."""
+    X, y = digits
+    X, y = X[:600], y[:600]
+    idx = np.random.default_rng(1).choice(600, 60, replace=False)
+    rest = np.setdiff1d(np.arange(600), idx)
+    y_noisy, _ = make_noisy_labels(y[idx], 0.3, random_state=1)
+    make = (lambda: cls(random_state=0)) if cls is ClusterVoteFilter else cls
+    by_index = make().fit_filter(X[idx], y_noisy, sample_indices=idx, X_pool=X)
+    by_rows = make().fit_filter(X[idx], y_noisy, X_unlabeled=X[rest])
+    if cls is GraphFilter:
+        np.testing.assert_array_equal(by_index, by_rows)
+    else:  # k-means sees the rows in another order: nearly the same clusters
+        assert (by_index == by_rows).mean() >= 0.85
+
+
+def test_leave_one_out_a_lone_wrong_label_is_flagged():
+    rng = np.random.default_rng(0)
+    A = rng.normal(size=(40, 5)) * 0.1 + np.eye(5)[0] * 3
+    B = rng.normal(size=(40, 5)) * 0.1 + np.eye(5)[1] * 3
+    pool = np.vstack([A, B])
+    idx = np.array([0, 1, 2, 3, 40, 41, 42, 43])
+    y = np.array([0, 0, 0, 0, 1, 1, 1, 0])  # pool row 43 sits in B but says 0
+    f = GraphFilter(noise_rate=0.2)
+    keep = f.fit_filter(pool[idx], y, sample_indices=idx, X_pool=pool)
+    np.testing.assert_array_equal(keep, [True] * 7 + [False])
+    assert f.noise_rate_ == 0.2
+    assert f.scores_[-1] < 0.2 and f.scores_[:7].min() > 0.5
+
+
+def test_pool_cache_is_reused_and_not_pickled(digits):
+    X, y = digits
+    idx = np.arange(0, 500, 5)
+    f = GraphFilter()
+    f.fit_filter(X[idx], y[idx], sample_indices=idx, X_pool=X)
+    view = f._pool_cache[2]
+    f.fit_filter(X[idx[:50]], y[idx[:50]], sample_indices=idx[:50], X_pool=X)
+    assert f._pool_cache[2] is view  # same pool: no new normalisation
+    f.fit_filter(X[idx], y[idx], sample_indices=idx, X_pool=X.copy())
+    assert f._pool_cache[2] is view  # equal bytes, another array: same fingerprint
+    f.fit_filter(X[idx], y[idx], sample_indices=idx, X_pool=X[:1000])
+    assert f._pool_cache[2] is not view
+    back = pickle.loads(pickle.dumps(f))
+    assert not hasattr(back, "_pool_cache")
+    np.testing.assert_array_equal(back.clean_mask_, f.clean_mask_)
+
+
+def test_sparse_pool(digits):
+    X, y = digits
+    Xs = sp.csr_matrix(np.where(X > 0.05, X, 0.0))
+    idx = np.random.default_rng(0).choice(len(y), 80, replace=False)
+    y_noisy, noisy = make_noisy_labels(y[idx], 0.3, random_state=0)
+    dense = GraphFilter().fit_filter(Xs[idx].toarray(), y_noisy, sample_indices=idx,
+                                     X_pool=Xs.toarray())
+    sparse = GraphFilter().fit_filter(Xs[idx], y_noisy, sample_indices=idx, X_pool=Xs)
+    assert (dense == sparse).mean() > 0.97
