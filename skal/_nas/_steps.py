@@ -146,6 +146,10 @@ def run_filter(est, X: np.ndarray | None) -> None:
 def _clean_proba(flt, n: int) -> np.ndarray | None:
     """The filter's clean probabilities, when it gives them (``clean_proba_``)."""
     proba = getattr(flt, "clean_proba_", None)
+    if proba is None and getattr(flt, "votes_", None) is not None:
+        # Vote-based filters (GraphFilter, ClusterVoteFilter) score each label
+        # with its calibrated posterior probability of being clean.
+        proba = getattr(flt, "scores_", None)
     if proba is None:
         return None
     proba = np.asarray(proba, dtype=np.float64)
@@ -155,14 +159,27 @@ def _clean_proba(flt, n: int) -> np.ndarray | None:
 def _proposed(est, flt, n: int) -> np.ndarray | None:
     """The labels the filter proposes instead (``proposed_labels_``), as class indices."""
     proposed = getattr(flt, "proposed_labels_", None)
+    votes = getattr(flt, "votes_", None)
+    if proposed is None and votes is not None:
+        # Vote-based filters: the class the other labels vote for, where they vote.
+        votes = np.asarray(votes, dtype=np.float64)
+        if votes.ndim != 2 or votes.shape != (n, np.asarray(flt.classes_).size):
+            return None
+        top = np.asarray(flt.classes_)[votes.argmax(axis=1)]
+        proposed = np.where(votes.sum(axis=1) > 0, top, None)
     if proposed is None or est.classes_.size == 0:
         return None
-    proposed = np.asarray(proposed)
+    proposed = np.asarray(proposed, dtype=object)
     if proposed.shape != (n,):
         return None
     classes = est.classes_
-    at = np.clip(np.searchsorted(classes, proposed), 0, classes.size - 1)
-    return np.where(classes[at] == proposed, at, -1).astype(np.int64)
+    out = np.full(n, -1, dtype=np.int64)
+    known = np.array([v is not None for v in proposed], dtype=bool)
+    if known.any():
+        values = np.array(proposed[known].tolist())
+        at = np.clip(np.searchsorted(classes, values), 0, classes.size - 1)
+        out[known] = np.where(classes[at] == values, at, -1)
+    return out
 
 
 def judge_unjudged(est, X: np.ndarray | None, pending) -> None:
