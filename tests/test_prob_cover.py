@@ -215,3 +215,18 @@ def test_property_greedy_over_random_inputs(n, d, delta, seed, noisy_weight):
         X, budget, labeled=labeled, covering=covering)
     assert np.unique(picks).size == budget and not np.isin(picks, labeled).any()
     check_is_greedy(A, picks, labeled, covering, noisy_weight)
+
+
+@pytest.mark.parametrize("noisy_weight", [0.0, 0.5])
+def test_greedy_when_most_of_the_pool_is_covered(blobs, noisy_weight):
+    # Most edges belong to covered points: the initial scores come from one
+    # pass over all edges instead of subtracting the covered points' rows.
+    delta = 0.9
+    A = dense_adjacency(blobs, delta)
+    labeled = np.arange(0, 150, 3)
+    covering = labeled[::2]
+    picks = ProbCover(delta=delta, noisy_weight=noisy_weight, random_state=0).select(
+        blobs, 10, labeled=labeled, covering=covering)
+    check_is_greedy(A, picks, labeled, covering, noisy_weight)
+    lost = naive_gains(A, labeled, covering, noisy_weight) < 1
+    assert A[lost].sum() > A.sum() / 2  # the branch under test

@@ -14,6 +14,7 @@ from .._memory import check_memory, resolve_memory_limit
 from ..neighbors import (
     block_rows_for,
     csr_gather_rows,
+    csr_row_sums,
     delta_ball_graph,
     estimate_graph_bytes,
     purity_delta,
@@ -75,11 +76,17 @@ def greedy_max_coverage(graph, budget: int, selectable: np.ndarray, gain: np.nda
     twice over the whole run, so the greedy costs ``O(E + budget * n)``.
     """
     indptr, indices = graph.indptr, graph.indices
-    # By symmetry, a ball's score is its size minus what its already covered
-    # members no longer give: only the edges of covered points are touched.
-    score = np.diff(indptr).astype(np.float64)
+    lengths = np.diff(indptr)
     lost = np.flatnonzero(gain < 1.0)
-    subtract_neighbour_weights(score, indptr, indices, lost, 1.0 - gain[lost])
+    if int(lengths[lost].sum()) <= indices.size // 2:
+        # By symmetry, a ball's score is its size minus what its already
+        # covered members no longer give: only the edges of covered points
+        # are touched (few, early in a run).
+        score = lengths.astype(np.float64)
+        subtract_neighbour_weights(score, indptr, indices, lost, 1.0 - gain[lost])
+    else:
+        # Most of the pool is covered already: one pass over all edges is cheaper.
+        score = csr_row_sums(indptr, indices, gain)
     score[~selectable] = -np.inf
     picks = np.empty(budget, dtype=np.int64)
     for t in range(budget):
