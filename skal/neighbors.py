@@ -436,23 +436,19 @@ def nearest_other_cluster_distance(Xn: np.ndarray, labels: np.ndarray, *,
         Xt = torch.from_numpy(Xn).to(dev)
         lt = torch.from_numpy(labels).to(dev)
         rt = torch.from_numpy(rows).to(dev)
+    if device is None:
+        return _nearest_other_numpy(Xn, labels, rows, window, out)
     for sl in iter_row_blocks(rows.size, block_rows):
         r = rows[sl]
         # float32 products find the nearest other-cluster points up to a
         # proven rounding window; every candidate in it is re-measured in
         # float64 so that the δ quantile is exact.
-        if device is None:
-            S = Xn[r] @ Xn.T
-            S[labels[r][:, None] == labels[None, :]] = -np.inf
-            best = S.max(axis=1)
-            ii, jj = np.nonzero(S >= (best - window)[:, None])
-        else:
-            St = Xt[rt[sl]] @ Xt.T
-            St.masked_fill_(lt[rt[sl]][:, None] == lt[None, :], float("-inf"))
-            bt = St.max(dim=1).values
-            nz = torch.nonzero(St >= (bt - window)[:, None], as_tuple=True)
-            ii, jj = nz[0].cpu().numpy(), nz[1].cpu().numpy()
-            best = bt.double().cpu().numpy()
+        St = Xt[rt[sl]] @ Xt.T
+        St.masked_fill_(lt[rt[sl]][:, None] == lt[None, :], float("-inf"))
+        bt = St.max(dim=1).values
+        nz = torch.nonzero(St >= (bt - window)[:, None], as_tuple=True)
+        ii, jj = nz[0].cpu().numpy(), nz[1].cpu().numpy()
+        best = bt.double().cpu().numpy()
         ok = np.isfinite(best)[ii]
         ii, jj = ii[ok], jj[ok]
         diff = Xn[r[ii]].astype(np.float64) - Xn[jj].astype(np.float64)
@@ -460,6 +456,49 @@ def nearest_other_cluster_distance(Xn: np.ndarray, labels: np.ndarray, *,
         blk = out[sl]
         np.minimum.at(blk, ii, dist)
         out[sl] = blk
+    return out
+
+
+def _nearest_other_numpy(Xn, labels, rows, window, out):
+    """NumPy path of :func:`nearest_other_cluster_distance`, cluster by cluster.
+
+    With the pool sorted by cluster, the points of other clusters are two
+    contiguous ranges: the products skip the row's own cluster and no
+    ``N x N`` label mask is built.
+    """
+    n = Xn.shape[0]
+    order = np.argsort(labels, kind="stable")
+    Xs = Xn[order]
+    sorted_labels = labels[order]
+    row_labels = labels[rows]
+    by_label = np.argsort(row_labels, kind="stable")
+    groups, first = np.unique(row_labels[by_label], return_index=True)
+    first = np.append(first, rows.size)
+    step = max(_MIN_TILE_ROWS, block_rows_for(n, tile_bytes=_HOST_TILE_BYTES))
+    for g, lab in enumerate(groups):
+        a = int(np.searchsorted(sorted_labels, lab, side="left"))
+        b = int(np.searchsorted(sorted_labels, lab, side="right"))
+        pieces = [(lo, hi) for lo, hi in ((0, a), (b, n)) if hi > lo]
+        if not pieces:  # one cluster holds every point: no other-cluster neighbour
+            continue
+        members = by_label[first[g]:first[g + 1]]
+        for sl in iter_row_blocks(members.size, step):
+            pos = members[sl]
+            r = rows[pos]
+            tiles = [Xn[r] @ Xs[lo:hi].T for lo, hi in pieces]
+            best = np.max([t.max(axis=1) for t in tiles], axis=0)
+            ii_l, jj_l = [], []
+            for (lo, _), S in zip(pieces, tiles):
+                ii, jj = np.nonzero(S >= (best - window)[:, None])
+                ii_l.append(ii)
+                jj_l.append(order[jj + lo])
+            del tiles
+            ii, jj = np.concatenate(ii_l), np.concatenate(jj_l)
+            diff = Xn[r[ii]].astype(np.float64) - Xn[jj].astype(np.float64)
+            dist = np.sqrt(np.einsum("ij,ij->i", diff, diff))
+            blk = np.full(r.size, np.inf)
+            np.minimum.at(blk, ii, dist)
+            out[pos] = blk
     return out
 
 
