@@ -3,7 +3,7 @@
 The graph is the exact δ-ball graph (the same one the float64 definition and
 the CPU build give): every tile is screened with a bfloat16 product whose
 error is bounded with proof, and the undecided band is measured in float64 on
-the device. δ is ``"auto"`` (purity heuristic on a 5,000-row sample, k-means
+the device. δ is ``"auto"`` (purity heuristic on a 4,000-row sample, k-means
 on 20,000 points), so the total includes choosing δ.
 
 On a CUDA machine (target: 10^6 x 512 in at most 60 s)::

@@ -38,7 +38,7 @@ _PURITY_SAMPLE = 20_000
 # Above this pool size, delta="auto" estimates the purity quantile from a row
 # sample (each sampled row against the whole pool) instead of every row.
 _PURITY_EXACT_MAX = 20_000
-_PURITY_SAMPLE_EXACT = 5_000
+_PURITY_SAMPLE_EXACT = 4_000
 # Confidence of the stated purity error (Dvoretzky-Kiefer-Wolfowitz bound).
 _PURITY_ALPHA = 0.05
 # Rows of a restored graph re-derived from the pool to check its content.
@@ -178,7 +178,7 @@ class ProbCover(CoverageStrategyMixin, QueryStrategy):
         pools larger than 20,000 points (``None`` on smaller pools).
     purity_error_ : float or None
         With ``delta="auto"`` on pools above 20,000 points the purity quantile
-        is estimated from 5,000 sampled rows: with 95% confidence the fraction
+        is estimated from 4,000 sampled rows: with 95% confidence the fraction
         of pure balls at ``delta_`` is within ``purity_error_`` of ``purity``
         (Dvoretzky-Kiefer-Wolfowitz); 0 when every row was used, ``None`` when
         δ was given.
