@@ -170,3 +170,22 @@ def test_sparse_pool(digits):
                                      X_pool=Xs.toarray())
     sparse = GraphFilter().fit_filter(Xs[idx], y_noisy, sample_indices=idx, X_pool=Xs)
     assert (dense == sparse).mean() > 0.97
+
+
+def test_incremental_knn_lists_equal_fresh_ones():
+    from skal.filters._pool import PoolView
+
+    rng = np.random.default_rng(3)
+    pool = rng.normal(size=(400, 8))
+    grown = PoolView(pool)
+    first = np.sort(rng.choice(400, 120, replace=False))
+    more = np.union1d(first, rng.choice(400, 80, replace=False))
+    grown.local_knn_graph(first, 6)
+    G_inc = grown.local_knn_graph(more, 6)
+    G_fresh = PoolView(pool).local_knn_graph(more, 6)
+    np.testing.assert_array_equal(G_inc.indices, G_fresh.indices)
+    np.testing.assert_allclose(G_inc.data, G_fresh.data, rtol=1e-6)
+    # A set that is not a superset is computed afresh.
+    G_sub = grown.local_knn_graph(first[:50], 6)
+    np.testing.assert_allclose(G_sub.toarray(),
+                               PoolView(pool).local_knn_graph(first[:50], 6).toarray())

@@ -96,21 +96,67 @@ class PoolView:
         return idx, cos
 
     def local_knn_graph(self, nodes: np.ndarray, k: int) -> sp.csr_matrix:
-        """Symmetric Gaussian-weighted kNN graph among ``nodes`` (pool indices).
+        """Symmetric Gaussian-weighted kNN graph among ``nodes`` (sorted pool indices).
 
         Weight ``exp(-(d / σ)²)`` with ``d`` the Euclidean distance on the
         sphere and ``σ`` the median distance to the ``k``-th neighbour, so
         that the weights do not depend on the embedding's scale.
+
+        The neighbour lists of the last call are kept: when ``nodes`` only
+        adds to the previous set (an active-learning round), only the new
+        nodes' similarities are computed and the old lists are merged with
+        the new candidates, which gives the lists computed afresh (exactly,
+        but for ties at the ``k``-th place).
         """
         n = nodes.size
         k = min(k, n - 1)
-        Zv = self.Z[nodes]
-        S = _dense(Zv @ Zv.T).astype(np.float32, copy=False)
-        np.fill_diagonal(S, -np.inf)
-        top = np.argpartition(-S, k - 1, axis=1)[:, :k]
-        cos = np.take_along_axis(S, top, axis=1).astype(np.float64)
-        d = np.sqrt(np.maximum(2.0 - 2.0 * cos, 0.0))
+        idx, cos = self._knn_lists(nodes, k)
+        d = np.sqrt(np.maximum(2.0 - 2.0 * cos.astype(np.float64), 0.0))
         sigma = float(np.median(d.max(axis=1))) if d.size else 1.0
         w = np.exp(-(d / max(sigma, 1e-12)) ** 2)
-        G = sp.csr_matrix((w.ravel(), top.ravel(), np.arange(0, n * k + 1, k)), shape=(n, n))
+        cols = np.searchsorted(nodes, idx)
+        G = sp.csr_matrix((w.ravel(), cols.ravel(), np.arange(0, n * k + 1, k)), shape=(n, n))
         return G.maximum(G.T).tocsr()
+
+    def _knn_lists(self, nodes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Each node's ``k`` most similar other nodes (pool indices) and their cosines."""
+        cached = getattr(self, "_graph", None)
+        if (cached is not None and cached[2] == k and cached[0].size <= nodes.size
+                and np.isin(cached[0], nodes, assume_unique=True).all()):
+            old_nodes, old_idx, _, old_cos = cached
+            new_nodes = np.setdiff1d(nodes, old_nodes, assume_unique=True)
+            if new_nodes.size == 0:
+                return old_idx, old_cos
+            S = _dense(self.Z[new_nodes] @ self.Z[nodes].T).astype(np.float32, copy=False)
+            S[np.arange(new_nodes.size), np.searchsorted(nodes, new_nodes)] = -np.inf
+            new_idx, new_cos = _top_k(S, nodes, k)
+            # Old lists: their k best, or better candidates among the new nodes.
+            old_pos = np.searchsorted(nodes, old_nodes)
+            is_new = np.ones(nodes.size, dtype=bool)
+            is_new[old_pos] = False
+            cand_cos = np.hstack([old_cos, S[:, ~is_new].T])
+            cand_idx = np.hstack([old_idx, np.broadcast_to(new_nodes, (old_nodes.size,
+                                                                      new_nodes.size))])
+            merged_idx, merged_cos = _top_k(cand_cos, None, k, cand_idx)
+            idx = np.empty((nodes.size, k), dtype=np.int64)
+            cos = np.empty((nodes.size, k), dtype=np.float32)
+            idx[old_pos], cos[old_pos] = merged_idx, merged_cos
+            idx[is_new], cos[is_new] = new_idx, new_cos
+        else:
+            Zv = self.Z[nodes]
+            S = _dense(Zv @ Zv.T).astype(np.float32, copy=False)
+            np.fill_diagonal(S, -np.inf)
+            idx, cos = _top_k(S, nodes, k)
+        self._graph = (nodes.copy(), idx, k, cos)
+        return idx, cos
+
+
+def _top_k(S: np.ndarray, labels: np.ndarray | None, k: int,
+           cand: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the ``k`` largest entries of ``S`` (as ``labels[col]`` or ``cand[row, col]``)."""
+    top = np.argpartition(-S, k - 1, axis=1)[:, :k]
+    vals = np.take_along_axis(S, top, axis=1)
+    # A canonical order (by value, then index) so merged and fresh lists agree.
+    ids = labels[top] if cand is None else np.take_along_axis(cand, top, axis=1)
+    order = np.lexsort((ids, -vals), axis=1)
+    return np.take_along_axis(ids, order, axis=1), np.take_along_axis(vals, order, axis=1)
