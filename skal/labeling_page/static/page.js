@@ -82,9 +82,9 @@ function showProgress(status, summary) {
     `${done} of ${status.round_budget} labels · ${status.n_labeled} of ${status.n_pool} labeled`;
   $("n-flagged").textContent = summary.n_flagged;
   const pct = (x) => (x === null ? "n/a" : (100 * x).toFixed(1) + "%");
-  $("noise").textContent = `noise rate: ${pct(summary.noise_rate_before_review)} by the filter, ` +
-    `${pct(summary.noise_rate_after_review)} after review ` +
-    `(${summary.n_kept} kept, ${summary.n_changed} changed)`;
+  $("noise").textContent = `estimated noise rate: ${pct(summary.noise_rate_before_review)} ` +
+    `before review, ${pct(summary.noise_rate_after_review)} after ` +
+    `(${summary.n_reviewed} reviewed: ${summary.n_kept} kept, ${summary.n_changed} changed)`;
 }
 
 // ------------------------------------------------------------------ label view
@@ -120,7 +120,7 @@ function renderLabel() {
   $("batch").replaceChildren(...batch.items.map((it, k) => thumb(it, undefined,
     k === 0 && undoDepth < 0 ? "current" : "")));
   $("recent").replaceChildren(...batch.recent.map((it, k) => thumb(it, it.label,
-    k === undoDepth ? "current" : "answered")));
+    k === undoDepth ? "current" : "")));
 }
 
 async function loadBatch() {
@@ -166,7 +166,7 @@ function renderReview() {
       el("div", { class: "score", text: "clean score " + row.clean_score.toFixed(2) }),
       el("div", { class: "item-id", text: "id " + row.id }));
     const near = el("div", { class: "strip" },
-      ...row.neighbours.map((n) => thumb(n, n.label, n.clean ? "" : "answered")));
+      ...row.neighbours.map((n) => thumb(n, n.label, n.clean ? "" : "doubted")));
     const right = el("div", { class: "right" }, el("div", { class: "hint", text: "nearest labeled items:" }),
       near, keyButtons((label) => relabel(k, label), row.label));
     list.append(el("div", { class: "card" + (k === selected ? " selected" : ""), "data-id": row.id,
