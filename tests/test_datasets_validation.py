@@ -103,3 +103,57 @@ def test_check_indices_budget_labels_rng():
     a = check_random_state(5).integers(1000, size=3)
     b = check_random_state(5).integers(1000, size=3)
     assert np.array_equal(a, b)
+
+
+def test_empty_npy_names_the_file(tmp_path):
+    path = tmp_path / "empty.npy"
+    path.write_bytes(b"")
+    with pytest.raises(ValueError, match=r"empty\.npy is empty"):
+        load_embeddings(path)
+    with pytest.raises(ValueError, match=r"empty\.npy is empty"):
+        load_noisy_labels(path)
+
+
+def test_truncated_npy_names_the_file(tmp_path):
+    np.save(tmp_path / "full.npy", np.ones((4, 3)))
+    (tmp_path / "cut.npy").write_bytes((tmp_path / "full.npy").read_bytes()[:40])
+    with pytest.raises(ValueError, match=r"cut\.npy"):
+        load_embeddings(tmp_path / "cut.npy")
+
+
+@pytest.mark.parametrize("ext", [".npy", ".csv"])
+def test_key_with_a_single_array_file_is_refused(tmp_path, ext):
+    path = tmp_path / f"one{ext}"
+    if ext == ".npy":
+        np.save(path, np.ones((2, 2)))
+    else:
+        np.savetxt(path, np.ones((2, 2)), delimiter=",")
+    with pytest.raises(ValueError, match=r"key='X'.*single array"):
+        load_embeddings(path, key="X")
+    np.save(tmp_path / "y.npy", np.array([0, 1]))
+    with pytest.raises(ValueError, match=r"key='y'.*single array"):
+        load_embeddings(path, tmp_path / "y.npy", labels_key="y")
+    # Without a key the same files load.
+    X, y = load_embeddings(path, tmp_path / "y.npy")
+    assert X.shape == (2, 2) and y.tolist() == [0, 1]
+
+
+def test_pt_key_errors(tmp_path):
+    torch = pytest.importorskip("torch")
+    torch.save({"a": torch.ones(2, 2)}, tmp_path / "d.pt")
+    with pytest.raises(ValueError, match="no tensor 'b'"):
+        load_embeddings(tmp_path / "d.pt", key="b")
+    torch.save(torch.ones(2, 2), tmp_path / "t.pt")
+    with pytest.raises(ValueError, match="single tensor"):
+        load_embeddings(tmp_path / "t.pt", key="a")
+    assert load_embeddings(tmp_path / "d.pt", key="a")[0].shape == (2, 2)
+
+
+def test_benchmark_package_still_reads_arrays_through_load_array(tmp_path):
+    from skal.datasets import _load_array
+
+    np.savez(tmp_path / "z.npz", X=np.arange(6.0).reshape(3, 2))
+    assert _load_array(str(tmp_path / "z.npz"), "X", "embeddings").tolist() == [
+        [0.0, 1.0], [2.0, 3.0], [4.0, 5.0]]
+    with pytest.raises(ValueError, match="no array 'Y'"):
+        _load_array(str(tmp_path / "z.npz"), "Y", "embeddings")
