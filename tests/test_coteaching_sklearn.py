@@ -170,3 +170,17 @@ def test_saved_class_paths_stay_loadable():
     X, y = _data()
     blob = pickle.dumps(_small().fit(X, y))
     assert b"skal.coteaching._classifier" not in blob and b"skal.coteaching._callbacks" not in blob
+
+
+def test_state_pickled_before_new_parameters_loads_with_their_defaults():
+    # an estimator pickled by skal before random_state existed has no such
+    # attribute; unpickling fills it in, so it predicts and refits
+    X, y = _data()
+    clf = _small().fit(X, y)
+    state = clf.__getstate__()
+    del state["random_state"]
+    restored = CoTeachingClassifier.__new__(CoTeachingClassifier)
+    restored.__setstate__(state)
+    assert restored.random_state is None
+    np.testing.assert_allclose(restored.predict_proba(X), clf.predict_proba(X), rtol=1e-6)
+    assert restored.fit(X, y).predict(X).shape == (len(X),)

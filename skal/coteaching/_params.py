@@ -14,6 +14,7 @@ places the resolved device for the duration of one call.
 from __future__ import annotations
 
 import contextlib
+import inspect
 from collections.abc import Iterator
 from numbers import Integral, Real
 
@@ -171,6 +172,12 @@ class _Parameters:
             return super().load_params(*args, **kwargs)
 
     def __setstate__(self, state):
+        # a net pickled by an earlier version of skal lacks the parameters
+        # added since (random_state, ...): they get their defaults
+        defaults = {name: p.default
+                    for name, p in inspect.signature(type(self).__init__).parameters.items()
+                    if p.default is not p.empty and name not in state}
+        state = {**defaults, **state}
         requested = state.get("device")
         if not (isinstance(requested, str) and requested == "auto"):
             super().__setstate__(state)
