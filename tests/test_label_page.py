@@ -381,3 +381,29 @@ def test_serve_on_a_free_port(digits_session):
         stop.set()
         thread.join(10)
     assert not thread.is_alive()
+
+
+@pytest.mark.slow  # a fresh interpreter imports skal (torch): ~10 s on the shared machine
+def test_label_command_serves_until_ctrl_c(digits_session):
+    import re
+    import signal
+    import subprocess
+    import sys
+
+    # `skal label` as skal's main will run it: parse, then args.run(args).
+    code = ("import argparse, sys; from skal.labeling_page import add_label_parser; "
+            "p = argparse.ArgumentParser(prog='skal'); "
+            "add_label_parser(p.add_subparsers(dest='command')); "
+            "a = p.parse_args(sys.argv[1:]); sys.exit(a.run(a))")
+    proc = subprocess.Popen([sys.executable, "-c", code, "label", digits_session.state_path,
+                             "--port", "0", "--no-browser"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        url = re.search(r"at (http://127\.0\.0\.1:\d+/) ", line)
+        assert url, (line, proc.stderr.read() if proc.poll() is not None else "")
+        with urllib.request.urlopen(url.group(1) + "api/batch", timeout=10) as response:
+            assert json.load(response)["status"]["n_labeled"] == 0
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(20) == 0
