@@ -10,6 +10,8 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 pytest.importorskip("flask")
 
@@ -17,7 +19,7 @@ from sklearn.datasets import load_digits  # noqa: E402
 
 from skal.labeling import LabelingSession  # noqa: E402
 from skal.labeling_page import (  # noqa: E402
-    UNDO_WINDOW, Display, add_label_parser, class_keys, create_app, parse_shape,
+    UNDO_WINDOW, Display, add_label_parser, class_keys, create_app, format_review, parse_shape,
     render_pixels, resolve_display, review_summary, run_label, serve)
 from skal.labeling_page._display import find_image  # noqa: E402
 
@@ -66,6 +68,17 @@ def test_class_keys():
     many = class_keys([f"c{k}" for k in range(40)])
     assert many[:11] == list("1234567890a") and many[35] == "z" and many[36:] == [None] * 4
     assert class_keys(None) is None
+
+
+@given(st.lists(st.text(min_size=1, max_size=3), min_size=2, max_size=50, unique=True))
+def test_class_keys_name_one_class_each(classes):
+    keys = class_keys(classes)
+    assert len(keys) == len(classes)
+    given_keys = [k for k in keys if k is not None]
+    assert len(set(given_keys)) == len(given_keys)  # a key never names two classes
+    assert all(len(k) == 1 and k == k.lower() for k in given_keys)
+    assert keys.count(None) == max(0, len(classes) - 36) or \
+        keys == [c.lower() for c in classes]
 
 
 def test_parse_shape():
@@ -133,8 +146,12 @@ def test_review_summary_by_hand():
     assert summary == {"n_labeled": 10, "n_flagged": 1, "n_reviewed": 3, "n_kept": 2,
                        "n_changed": 1, "noise_rate_before_review": 0.4,
                        "noise_rate_after_review": 0.2, "flag_precision": pytest.approx(1 / 3)}
+    assert format_review(summary) == (
+        "annotator noise rate: 40.0% estimated by the filter before review, 20.0% after "
+        "review (3 reviewed: 2 kept, 1 changed; 1 doubted and not reviewed)")
     empty = review_summary(SimpleNamespace(learner=None, status=lambda: {"n_labeled": 0}))
     assert empty["noise_rate_before_review"] is None and empty["flag_precision"] is None
+    assert format_review(empty) == "annotator noise rate: n/a (no label yet)"
 
 
 # ------------------------------------------------------------------ the app
