@@ -1,5 +1,6 @@
 """Command line: ``skal demo``, ``skal bench`` and the labeling session commands
-``skal init | query | teach | relabel | status | export`` (also ``python -m skal ...``)."""
+``skal init | query | teach | relabel | status | export`` and the labeling page ``skal label``
+(also ``python -m skal ...``)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,16 @@ __all__ = ["main", "build_parser"]
 
 
 def _add_demo(sub) -> None:
-    p = sub.add_parser("demo", help="NAS vs Random vs ProbCover on the bundled digits (< 1 min)")
+    p = sub.add_parser("demo", help="the recommended NAS default vs Random and ProbCover on the "
+                                    "bundled digits (< 1 min)")
     p.add_argument("--noise-rate", type=float, default=0.5, help="symmetric annotator noise (default 0.5)")
-    p.add_argument("--rounds", type=int, default=6, help="active-learning rounds (default 6)")
-    p.add_argument("--budget", type=int, default=50, help="labels per round (default 50)")
+    p.add_argument("--rounds", type=int, default=5, help="active-learning rounds (default 5)")
+    p.add_argument("--budget", type=int, default=20, help="labels per round (default 20)")
     p.add_argument("--seeds", type=int, default=5, help="number of seeds (default 5)")
-    p.add_argument("--filter", choices=["aum", "cv"], default="aum", help="NAS noise filter")
+    p.add_argument("--filter", choices=["centroid", "graph", "clustervote", "aum", "cv"],
+                   default="centroid",
+                   help="noise filter of the filtered columns (default centroid: the "
+                        "recommended NAS default)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=_run_demo)
 
@@ -62,6 +67,16 @@ def _add_labeling(sub) -> None:
             parser.set_defaults(run=run_labeling)
 
 
+def _add_label_page(sub) -> None:
+    # ``skal label STATE``: the local labeling page (its own package; Flask is
+    # imported only when the page is served).
+    try:
+        from .labeling_page import add_label_parser
+    except ImportError:
+        return
+    add_label_parser(sub)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``skal`` argument parser."""
     parser = argparse.ArgumentParser(
@@ -70,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_demo(sub)
     _add_bench(sub)
     _add_labeling(sub)
+    _add_label_page(sub)
     return parser
 
 

@@ -179,7 +179,8 @@ def _run_init(args) -> int:
     print(f"created {args.state}: {session.pool.n_items} items x {session.pool.X.shape[1]} "
           f"features, classes {meta['classes'] if meta['classes'] else 'open'}, "
           f"{meta['strategy']} + {meta['filter']}{' (NAS)' if meta['noise_aware'] else ''}, "
-          f"budgets {meta['budgets']}")
+          f"budgets {meta['budgets']}; display columns: "
+          f"{', '.join(meta['data_columns']) or 'none'}")
     return 0
 
 
