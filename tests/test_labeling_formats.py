@@ -6,6 +6,8 @@ import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from skal.labeling import LabelingError, read_answers_csv, read_pool
 from skal.labeling._answers import parse_classes, parse_labels
@@ -215,3 +217,33 @@ def test_written_batch_and_table_read_back(tmp_path):
     assert (tmp_path / "t.csv").read_text() == "id,clean_score\nd,0.25\n"
     with pytest.raises(LabelingError, match="does not exist"):
         write_table(table, tmp_path / "no" / "t.csv", ["id"])
+
+
+# ---------------------------------------------------------------- varied inputs
+_TEXT = st.text(alphabet=st.sampled_from(list("ab,\"' é7\t;")), min_size=1, max_size=8).filter(
+    lambda t: t.strip() == t)
+
+
+@settings(max_examples=40, deadline=None)
+@given(pairs=st.dictionaries(_TEXT, _TEXT, min_size=1, max_size=6),
+       blanks=st.lists(_TEXT, max_size=3, unique=True))
+def test_answer_csv_round_trip_any_text(tmp_path_factory, pairs, blanks):
+    """Ids and labels with commas, quotes and accents read back exactly; blank labels skip."""
+    blanks = [b for b in blanks if b not in pairs]
+    path = tmp_path_factory.mktemp("answers") / "a.csv"
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["id", "label"])
+        w.writerows(list(pairs.items()) + [(b, "") for b in blanks])
+    assert list(read_answers_csv(path)) == list(pairs.items())
+
+
+@settings(max_examples=30, deadline=None)
+@given(n=st.integers(1, 30), picks=st.lists(st.integers(0, 29), max_size=5))
+def test_ids_match_as_int_float_or_text(tmp_path_factory, n, picks):
+    folder = tmp_path_factory.mktemp("pool")
+    np.save(folder / "p.npy", np.zeros((n, 2)))
+    pool = read_pool(folder / "p.npy")
+    picks = [p for p in picks if p < n]
+    for form in (int, float, str, np.int64):
+        np.testing.assert_array_equal(pool.index_of([form(p) for p in picks]), picks)

@@ -97,9 +97,15 @@ def parse_label(value: Any, label_type: str, classes: list | None, where: str) -
 
 
 def parse_labels(values: Iterable, label_type: str, classes: list | None,
-                 where: str = "labels") -> np.ndarray:
-    """Answers as a label array of the session's type (int64 or str)."""
-    parsed = [parse_label(v, label_type, classes, f"{where}[{k}]") for k, v in enumerate(values)]
+                 where: str = "labels", ids: Sequence | None = None) -> np.ndarray:
+    """Answers as a label array of the session's type (int64 or str).
+
+    Messages name the answer by its item id when ``ids`` is given, else by
+    its position in ``where``.
+    """
+    parsed = [parse_label(v, label_type, classes,
+                          f"{where}[{k}]" if ids is None else f"the answer for id {ids[k]!r}")
+              for k, v in enumerate(values)]
     if label_type == "int":
         return np.asarray(parsed, dtype=np.int64)
     return np.asarray(parsed, dtype=str) if parsed else np.empty(0, dtype=str)

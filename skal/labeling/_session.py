@@ -189,8 +189,8 @@ class LabelingSession:
         """The class list, or None when any label is accepted."""
         return self.metadata["classes"]
 
-    def _labels(self, values: Iterable, where: str) -> np.ndarray:
-        return parse_labels(values, self.metadata["label_type"], self.classes, where)
+    def _labels(self, values: Iterable, ids: list) -> np.ndarray:
+        return parse_labels(values, self.metadata["label_type"], self.classes, ids=ids)
 
     def _batch(self, indices: np.ndarray) -> Batch:
         ids = [self.pool.ids[i] for i in indices]
@@ -249,7 +249,7 @@ class LabelingSession:
         if len(ids) != len(labels):
             raise LabelingError(f"{len(ids)} ids but {len(labels)} labels")
         indices = self.pool.index_of(ids)
-        values = self._labels(labels, "labels")
+        values = self._labels(labels, ids)
         with self._lock:
             if not self.learner._initialised:
                 raise LabelingError("nothing was asked yet: run `skal query` first")
@@ -278,7 +278,7 @@ class LabelingSession:
         if len(ids) != len(labels):
             raise LabelingError(f"{len(ids)} ids but {len(labels)} labels")
         indices = self.pool.index_of(ids)
-        values = self._labels(labels, "labels")
+        values = self._labels(labels, ids)
         with self._lock:
             if not self.learner._initialised or not np.isin(indices, self.learner.labeled_idx_).all():
                 labeled = self.learner.labeled_idx_ if self.learner._initialised else []
