@@ -220,7 +220,13 @@ def delta_ball_graph(X: np.ndarray, delta: float, *, normalized: bool = False,
         nnz += cols.size
         del cols
     np.cumsum(indptr, out=indptr)
-    indices = buffer[:nnz]
+    # Give the unused tail of the buffer back (an in-place realloc shrinks
+    # the mapping) instead of keeping it alive behind a view.
+    try:
+        buffer.resize(nnz, refcheck=False)
+        indices = buffer
+    except ValueError:
+        indices = buffer[:nnz]
     del buffer
     if half:
         indptr, indices = _mirror_upper(n, indptr, indices)
