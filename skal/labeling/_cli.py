@@ -257,12 +257,20 @@ def _run_status(args) -> int:
         status["learning_curve"] = learning_curve(session, X_test, y_test)
         if args.plot is not None:
             plot_curve(status["learning_curve"], args.plot, os.path.basename(args.state))
+    review_line = None
+    try:  # the labeling page's review tally: noise rate before and after people's review
+        from ..labeling_page._review import format_review, review_summary
+    except ImportError:
+        pass
+    else:
+        status["review"] = review_summary(session)
+        review_line = format_review(status["review"])
     if args.json:
         print(json.dumps(status, indent=1))
         return 0
     from ._report import format_status
 
-    print(format_status(status, args.state))
+    print(format_status(status, args.state, review_line))
     return 0
 
 

@@ -5,8 +5,12 @@ from __future__ import annotations
 __all__ = ["format_status"]
 
 
-def format_status(status: dict, state_path: str) -> str:
-    """The status dict of :meth:`LabelingSession.status` as a few lines of text."""
+def format_status(status: dict, state_path: str, review_line: str | None = None) -> str:
+    """The status dict of :meth:`LabelingSession.status` as a few lines of text.
+
+    ``review_line`` (the labeling page's noise rate before/after review)
+    replaces the plain estimated noise rate when given.
+    """
     classes = status["classes"]
     lines = [f"session {state_path}: pool of {status['n_pool']} items, classes "
              f"{', '.join(map(str, classes)) if classes else 'open (any label)'}"]
@@ -17,9 +21,13 @@ def format_status(status: dict, state_path: str) -> str:
                        "not answered")
     lines.append(round_line)
     rate = status["noise_rate_estimate"]
-    lines.append(f"labels bought: {status['n_labeled']}; predicted noisy (to review): "
-                 f"{status['n_flagged']}; reviewed: {status['n_reviewed']}; estimated noise "
-                 f"rate: {'n/a' if rate is None else f'{rate:.1%}'}")
+    line = (f"labels bought: {status['n_labeled']}; predicted noisy (to review): "
+            f"{status['n_flagged']}; reviewed: {status['n_reviewed']}")
+    if review_line is None:
+        line += f"; estimated noise rate: {'n/a' if rate is None else f'{rate:.1%}'}"
+    lines.append(line)
+    if review_line is not None:
+        lines.append(review_line)
     coverage = status["coverage"]
     lines.append("coverage after the last round: "
                  + ("n/a" if coverage is None else f"{coverage:.3f}"))
