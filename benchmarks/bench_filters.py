@@ -251,6 +251,24 @@ def aum_cold_timing() -> dict:
     return result
 
 
+def read_rows(paths) -> list[dict]:
+    """Rows of earlier runs; a (filter, setting, rate, size, seed) seen twice is kept once."""
+    rows, seen = [], set()
+    for path in paths:
+        with open(path, newline="") as fh:
+            for r in csv.DictReader(fh):
+                key = (r["filter"], r["noise_type"], r["noise_rate"], r["n_labels"], r["seed"])
+                if key in seen:
+                    continue
+                seen.add(key)
+                for k in ("noise_rate", "precision", "recall", "f1", "time_s", "loadavg_1min"):
+                    r[k] = float(r[k])
+                for k in ("n_labels", "seed", "n_noisy", "n_flagged"):
+                    r[k] = int(r[k])
+                rows.append(r)
+    return rows
+
+
 def summarise(rows: list[dict]) -> dict:
     """(filter, noise_type, rate, n) -> mean/std of precision, recall, F1 and time."""
     groups: dict = {}
@@ -297,17 +315,28 @@ def plot(summary: dict, filters, sizes, rates, noise_types, path: str) -> None:
 
     fig, axes = plt.subplots(len(noise_types), len(rates), figsize=(4.2 * len(rates),
                              3.4 * len(noise_types)), sharex=True, sharey=True, squeeze=False)
+    from matplotlib.ticker import NullFormatter
+
+    colors = plt.get_cmap("tab20").colors
     for i, noise_type in enumerate(noise_types):
         for j, rate in enumerate(rates):
             ax = axes[i, j]
-            for name in filters:
-                m = [summary[(name, noise_type, rate, n)]["f1"] for n in sizes]
-                ax.errorbar(sizes, [a for a, _ in m], yerr=[b for _, b in m], marker="o",
-                            ms=3, capsize=2, label=name,
+            for c, name in enumerate(filters):
+                # Settings measured at only some sizes leave gaps, not errors.
+                pts = [(n, summary[(name, noise_type, rate, n)]["f1"]) for n in sizes
+                       if (name, noise_type, rate, n) in summary]
+                if not pts:
+                    continue
+                ax.errorbar([n for n, _ in pts], [m[0] for _, m in pts],
+                            yerr=[m[1] for _, m in pts], marker="o", ms=3, capsize=2,
+                            label=name, color=colors[(2 * c) % 20 + (c >= 10)],
                             linestyle="-" if FILTERS[name][1] else "--")
+            if not ax.lines:  # a setting not measured at this rate
+                ax.set_visible(False)
             ax.axhline(0.75, color="grey", lw=0.8, ls=":")
             ax.set_xscale("log")
             ax.set_xticks(sizes, [str(s) for s in sizes])
+            ax.xaxis.set_minor_formatter(NullFormatter())
             ax.set_title(f"{noise_type}, {int(rate * 100)}% noise", fontsize=10)
             ax.set_ylim(0, 1)
             ax.grid(alpha=0.3)
@@ -335,6 +364,8 @@ def main(argv=None) -> None:
     parser.add_argument("--picks", nargs="+", default=["random"],
                         choices=["random", "probcover"],
                         help="how the labeled sets are drawn (ProbCover: its first n picks)")
+    parser.add_argument("--from-csv", nargs="+", default=None,
+                        help="tables and plot from earlier runs' CSV files (merged)")
     parser.add_argument("--vs-cleanlab", action="store_true",
                         help="only compare ConfidentLearningFilter with cleanlab (test extra)")
     parser.add_argument("--speed-only", action="store_true",
@@ -349,6 +380,18 @@ def main(argv=None) -> None:
         return
     if args.vs_cleanlab:
         print_vs_cleanlab(args.seeds)
+        return
+    if args.from_csv:
+        rows = read_rows(args.from_csv)
+        summary = summarise(rows)
+        settings = list(dict.fromkeys(r["noise_type"] for r in rows))
+        sizes = sorted({r["n_labels"] for r in rows})
+        rates = sorted({r["noise_rate"] for r in rows})
+        filters = [f for f in FILTERS if any(r["filter"] == f for r in rows)]
+        print(markdown_tables(summary, filters, sizes, rates, settings))
+        if args.plot:
+            plot(summary, filters, sizes, rates, settings, args.plot)
+            print(f"plot written to {args.plot}")
         return
     settings = [setting(t, p) for t in args.noise_types for p in args.picks]
     # Labeled sets of at most 1,000 rows gain nothing from BLAS threads, and on

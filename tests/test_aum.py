@@ -244,3 +244,13 @@ def test_under_two_seconds_for_1000_labels():
     start = time.perf_counter()
     f.fit_filter(X[:1000], y_noisy, X_unlabeled=X[1000:])
     assert time.perf_counter() - start < 2.0
+
+
+def test_wide_sparse_input_is_refused_with_advice():
+    import scipy.sparse as sp
+
+    rows = np.arange(20)
+    X = sp.csr_matrix((np.ones(20), (rows, rows * 1000)), shape=(20, 10**7))
+    y = np.repeat([0, 1], 10)
+    with pytest.raises(ValueError, match="TruncatedSVD"):
+        AUMFilter(epochs=1, random_state=0).fit_filter(X, y)

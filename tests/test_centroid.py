@@ -76,3 +76,12 @@ def test_reaches_target_on_digits():
 def test_bad_center():
     with pytest.raises(InvalidParameterError, match="The 'center' parameter of CentroidFilter"):
         CentroidFilter("mode").fit_filter(np.eye(6, 2), [0, 0, 0, 1, 1, 1])
+
+
+def test_geometric_median_of_a_sparse_matrix_equals_the_dense_one():
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(0)
+    X = np.where(rng.random((50, 30)) < 0.2, rng.normal(size=(50, 30)), 0.0)
+    np.testing.assert_allclose(geometric_median(sp.csr_matrix(X)), geometric_median(X),
+                               atol=1e-5)

@@ -75,3 +75,16 @@ def test_reaches_target_on_digits():
 def test_bad_parameters(params, match):
     with pytest.raises(InvalidParameterError, match=f"The '{next(iter(params))}' parameter"):
         FINEFilter(**params).fit_filter(np.eye(6, 2), [0, 0, 0, 1, 1, 1])
+
+
+def test_sparse_input_matches_dense_and_standardize_is_refused():
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(0)
+    X = np.where(rng.random((60, 40)) < 0.3, rng.random((60, 40)), 0.0)
+    y = np.repeat([0, 1, 2], 20)
+    dense = FINEFilter(random_state=0).fit_filter(X, y)
+    f = FINEFilter(random_state=0)
+    np.testing.assert_array_equal(f.fit_filter(sp.csr_matrix(X), y), dense)
+    with pytest.raises(ValueError, match="standardize=True"):
+        FINEFilter(standardize=True).fit_filter(sp.csr_matrix(X), y)
