@@ -1,0 +1,89 @@
+"""A round's filtering at 100 labels on a 50k x 512 pool: is the recommended filter light?
+
+The NAS learner calls its filter once per share of C labels, on every label
+bought so far, with the whole pool at hand (``X_pool`` + ``sample_indices``).
+A round that takes the labeled set from 0 to 100 labels with C = 10 calls it
+10 times (on 10, 20, ..., 100 labels). This script times, in a fresh process:
+
+- ``call@100``: one ``fit_filter`` on 100 labels (the first call, pool
+  structures included, and the median of 5 repeats);
+- ``round``: the 10 calls of such a round, in order, as NAS makes them.
+
+Target (issue 15): a round's filtering <= 0.5 s. The pool is 10 Gaussian
+clusters in 512-d (unit-normalised), labels 30 % symmetric noise.
+
+    python benchmarks/bench_filter_latency.py [--filters centroid,graph] [--n-pool 50000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from skal.filters import CentroidFilter, ClusterVoteFilter, GraphFilter  # noqa: E402
+from skal.neighbors import unit_normalize  # noqa: E402
+from skal.noise import make_noisy_labels  # noqa: E402
+
+FILTERS = {"centroid": CentroidFilter, "graph": GraphFilter, "clustervote": ClusterVoteFilter}
+
+
+def pool(n: int, d: int, n_classes: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(size=(n_classes, d)).astype(np.float32)
+    y = rng.integers(0, n_classes, n)
+    X = centers[y] + 1.5 * rng.normal(size=(n, d)).astype(np.float32)
+    return unit_normalize(X), y
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--filters", default="centroid,graph")
+    p.add_argument("--n-pool", type=int, default=50_000)
+    p.add_argument("--dim", type=int, default=512)
+    p.add_argument("--labels", type=int, default=100)
+    p.add_argument("--classes", type=int, default=10)
+    args = p.parse_args(argv)
+    t0 = time.perf_counter()
+    X, y = pool(args.n_pool, args.dim, args.classes)
+    print(f"pool {X.shape} built in {time.perf_counter() - t0:.1f}s; {platform.node()}, "
+          f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
+    rng = np.random.default_rng(1)
+    idx = rng.choice(args.n_pool, args.labels, replace=False)
+    y_noisy, _ = make_noisy_labels(y[idx], 0.3, random_state=0)
+    steps = range(args.classes, args.labels + 1, args.classes)
+    print(f"{'filter':>12}  {'first call@100':>15}  {'median call@100':>16}  "
+          f"{'round (' + str(len(steps)) + ' calls)':>18}  target 0.5 s")
+    for name in args.filters.split(","):
+        cls = FILTERS[name.strip()]
+        flt = cls()
+        # What the learner hands a filter: the pool only to filters that use it.
+        pool_kw = {"X_pool": X} if getattr(flt, "uses_pool", False) else {}
+        t = time.perf_counter()
+        flt.fit_filter(X[idx], y_noisy, sample_indices=idx, **pool_kw)
+        first = time.perf_counter() - t
+        reps = []
+        for _ in range(5):
+            t = time.perf_counter()
+            flt.fit_filter(X[idx], y_noisy, sample_indices=idx, **pool_kw)
+            reps.append(time.perf_counter() - t)
+        # A NAS round as the learner runs it: a fresh filter, growing label sets.
+        flt = cls()
+        t = time.perf_counter()
+        for k in steps:
+            flt.fit_filter(X[idx[:k]], y_noisy[:k], sample_indices=idx[:k], **pool_kw)
+        round_s = time.perf_counter() - t
+        verdict = "meets" if round_s <= 0.5 else "misses"
+        print(f"{cls.__name__:>12}  {first:>14.3f}s  {np.median(reps):>15.3f}s  "
+              f"{round_s:>17.3f}s  {verdict}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

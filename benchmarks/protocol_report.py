@@ -1,0 +1,189 @@
+"""Tables and learning-curve plots of the NAS protocol benchmark, from its CSV rows.
+
+    python benchmarks/protocol_report.py benchmarks/results/nas_protocol_digits.csv \\
+        benchmarks/results/nas_protocol_mnist5k.csv --doc docs/benchmarks/nas_protocol.md
+
+Per (dataset, strategy, noise, row): mean clean accuracy over the rounds
+(per seed, then mean ± std over seeds), final accuracy, the filter's F1 per
+round (mean over seeds), and the share of the ideal gap closed,
+(row − plain) / (ideal − plain), with ``ideal`` the better of the two
+IdealFilter rows. Writes the tables into the page between its
+``<!-- protocol:begin -->`` / ``<!-- protocol:end -->`` markers (the prose
+around them is kept) and one PNG of learning curves with ±1 std bands per
+dataset next to it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import sys
+from collections import defaultdict
+
+import numpy as np
+
+BEGIN, END = "<!-- protocol:begin -->", "<!-- protocol:end -->"
+
+
+def read_rows(paths: list[str]) -> tuple[list[dict], dict]:
+    """Every CSV row (numbers parsed) and each file's ``# key=value`` header."""
+    rows, meta = [], {}
+    for path in paths:
+        with open(path) as fh:
+            first = fh.readline()
+            info = dict(kv.split("=", 1) for kv in first.lstrip("# ").split())
+            for r in csv.DictReader(fh):
+                for k in ("accuracy", "filter_f1", "noise_rate"):
+                    r[k] = float(r[k])
+                for k in ("seed", "round", "n_labeled"):
+                    r[k] = int(r[k])
+                rows.append(r)
+        meta.setdefault(info["dataset"], []).append(info)
+    return rows, meta
+
+
+def summarize(rows: list[dict]) -> dict:
+    """``{(dataset, strategy, noise): {row: stats}}`` with per-seed means over rounds."""
+    by = defaultdict(lambda: defaultdict(lambda: defaultdict(dict)))
+    kind = {}
+    for r in rows:
+        by[(r["dataset"], r["strategy"], r["noise"])][r["row"]][r["seed"]][r["round"]] = r
+        kind[r["row"]] = r["kind"]
+    out = {}
+    for key, per_row in by.items():
+        stats = {}
+        for name, per_seed in per_row.items():
+            seeds = sorted(per_seed)
+            rounds = sorted(per_seed[seeds[0]])
+            acc = np.array([[per_seed[s][t]["accuracy"] for t in rounds] for s in seeds])
+            f1 = np.array([[per_seed[s][t]["filter_f1"] for t in rounds] for s in seeds])
+            stats[name] = {
+                "kind": kind[name], "seeds": seeds, "acc": acc,
+                "labels": [per_seed[seeds[0]][t]["n_labeled"] for t in rounds],
+                "mean": acc.mean(axis=1), "final": acc[:, -1], "f1": f1.mean(axis=0),
+            }
+        plain = [s for s in stats.values() if s["kind"] == "plain"]
+        ideal = [s for s in stats.values() if s["kind"].startswith("ideal")]
+        for s in stats.values():
+            s["gap"] = float("nan")
+            if plain and ideal:
+                p = plain[0]["mean"].mean()
+                top = max(i["mean"].mean() for i in ideal)
+                if top - p > 0.005:  # a gap under half a point makes the ratio noise
+                    s["gap"] = (s["mean"].mean() - p) / (top - p)
+        out[key] = stats
+    return out
+
+
+def _noise_order(noise: str) -> tuple:
+    kind, rate = noise.split()
+    return (kind != "symm", -float(rate.rstrip("%")))
+
+
+def table(summary: dict, dataset: str) -> str:
+    """Markdown: one table per strategy, noise settings stacked, every row."""
+    lines = []
+    strategies = sorted({k[1] for k in summary if k[0] == dataset}, key=lambda s: s != "ProbCover")
+    for strategy in strategies:
+        noises = sorted({k[2] for k in summary if k[:2] == (dataset, strategy)}, key=_noise_order)
+        lines += [f"#### {strategy}", "",
+                  "| noise | row | seeds | mean acc. over rounds | final acc. | Δ vs plain "
+                  "| ideal gap closed | filter F1 per round |",
+                  "|---|---|---:|---:|---:|---:|---:|---|"]
+        for noise in noises:
+            stats = summary[(dataset, strategy, noise)]
+            plain = next((s["mean"].mean() for s in stats.values() if s["kind"] == "plain"),
+                         np.nan)
+            for name, s in stats.items():
+                f1 = " / ".join(f"{v:.2f}" for v in s["f1"]) if s["kind"] != "plain" else "–"
+                gap = "–" if np.isnan(s["gap"]) or s["kind"] == "plain" else f"{s['gap']:.0%}"
+                bold = "**" if "(default)" in name else ""
+                lines.append(
+                    f"| {noise} | {bold}{name}{bold} | {len(s['seeds'])} "
+                    f"| {bold}{100 * s['mean'].mean():.1f} ± {100 * s['mean'].std():.1f}{bold} "
+                    f"| {100 * s['final'].mean():.1f} ± {100 * s['final'].std():.1f} "
+                    f"| {100 * (s['mean'].mean() - plain):+.1f} | {gap} | {f1} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def plot(summary: dict, dataset: str, path: str) -> None:
+    """Learning curves (mean ± 1 std over seeds) per strategy × noise setting."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keys = [k for k in summary if k[0] == dataset]
+    strategies = sorted({k[1] for k in keys}, key=lambda s: s != "ProbCover")
+    noises = sorted({k[2] for k in keys}, key=_noise_order)
+    fig, axes = plt.subplots(len(strategies), len(noises), squeeze=False,
+                             figsize=(3.3 * len(noises), 3.0 * len(strategies)), sharey="row")
+    style = {"plain": ("tab:gray", "-"), "train-only": ("tab:blue", "-"),
+             "ideal train-only": ("tab:green", ":"), "ideal nas": ("tab:green", "--")}
+    for i, strategy in enumerate(strategies):
+        for j, noise in enumerate(noises):
+            ax = axes[i, j]
+            for name, s in summary[(dataset, strategy, noise)].items():
+                default = "(default)" in name
+                if s["kind"] == "nas" and not default:
+                    color, ls = "tab:orange", "-"
+                    ax.plot(s["labels"], s["acc"].mean(0), color=color, lw=0.8, alpha=0.5,
+                            label=None if j or i else "NAS, other training modes")
+                    continue
+                color, ls = ("tab:red", "-") if default else style[s["kind"]]
+                m, sd = s["acc"].mean(0), s["acc"].std(0)
+                ax.plot(s["labels"], m, color=color, ls=ls, lw=1.8 if default else 1.2,
+                        label=name if not (i or j) else None)
+                ax.fill_between(s["labels"], m - sd, m + sd, color=color, alpha=0.12)
+            ax.set_title(f"{strategy}, {noise}", fontsize=9)
+            ax.grid(alpha=0.3)
+            if i == len(strategies) - 1:
+                ax.set_xlabel("labels bought")
+            if j == 0:
+                ax.set_ylabel("clean test accuracy")
+    fig.legend(loc="lower center", ncol=3, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.09, 1, 1))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("csv", nargs="+")
+    p.add_argument("--doc", required=True, help="Markdown page with protocol markers")
+    args = p.parse_args(argv)
+    rows, meta = read_rows(args.csv)
+    summary = summarize(rows)
+    doc_dir = os.path.dirname(os.path.abspath(args.doc))
+    stem = os.path.splitext(os.path.basename(args.doc))[0]
+    body = []
+    for dataset, infos in meta.items():
+        png = f"{stem}.png" if dataset == "digits" else f"{stem}_{dataset}.png"
+        plot(summary, dataset, os.path.join(doc_dir, png))
+        info = infos[0]
+        runs = ", ".join(f"{i['wall_s']} s (load average {i['load_end']} at its end)"
+                         for i in infos)
+        body += [f"### {dataset}: pool {info['n_pool']}, test {info['n_test']}, {info['d']}-d",
+                 "", f"Runs on {info['n_jobs']} workers: {runs}.", "",
+                 table(summary, dataset), f"![learning curves on {dataset}]({png})", ""]
+    # One CSV of every row beside the page (never over one of the inputs).
+    doc_csv = os.path.join(doc_dir, f"{stem}.csv")
+    if any(os.path.abspath(c) == doc_csv for c in args.csv):
+        p.error(f"--doc would overwrite its input {doc_csv}")
+    with open(doc_csv, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    text = open(args.doc).read() if os.path.exists(args.doc) else f"{BEGIN}\n{END}\n"
+    head, _, rest = text.partition(BEGIN)
+    _, _, tail = rest.partition(END)
+    with open(args.doc, "w") as fh:
+        fh.write(head + BEGIN + "\n" + "\n".join(body) + "\n" + END + tail)
+    print(f"wrote {args.doc}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
