@@ -320,6 +320,16 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
         raise FileNotFoundError(f"cannot save to {path!r}: folder {folder!r} does not exist")
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
     try:
+        # mkstemp creates the file owner-only; the saved file gets the mode the
+        # target already has, or the one a plain open() would give (umask).
+        try:
+            mode = os.stat(path).st_mode & 0o777
+        except FileNotFoundError:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        with contextlib.suppress(OSError):
+            os.chmod(tmp, mode)
         with os.fdopen(fd, "wb") as f:
             _write_all(f, data)
             f.flush()

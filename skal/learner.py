@@ -473,7 +473,7 @@ class NoiseAwareActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator
                                     current=float(resolved))
         self.strategy_.set_params(delta=delta)
 
-    def query(self, X: Any, *, whole_round: bool = False) -> np.ndarray:
+    def query(self, X: Any, *, whole_round: bool = False, budget: int | None = None) -> np.ndarray:
         """The pool indices to label next.
 
         With NAS on, that is the next *share* of the round (``C`` points): the
@@ -488,17 +488,27 @@ class NoiseAwareActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator
             Return everything left in the round at once (one selection, no
             filtering in between), for teams that cannot work in shares; the
             round's history record says ``whole_round: True``.
+        budget : int, optional
+            Labels to buy in the round this call opens (default: the
+            ``budget`` parameter's value for that round); at most what the
+            pool has left. Refused while a round is open.
 
         Returns
         -------
         indices : ndarray of int64
             Pool indices to send to the annotator.
         """
-        X = self._attach_pool(X)
         if not isinstance(whole_round, (bool, np.bool_)):
             raise TypeError(f"whole_round must be True or False, got {whole_round!r}")
+        if budget is not None:
+            check_round_budget(budget, np.iinfo(np.int64).max)
+        X = self._attach_pool(X)
         _engine.finish_if_bought(self, X)
-        self._start_round_if_closed()
+        if budget is not None and self._open is not None:
+            raise ValueError(f"budget={budget} was given but round {self.n_rounds_done_} is open "
+                             f"with {self._open.budget} labels planned; budget applies to the "
+                             "round a query opens")
+        self._start_round_if_closed(budget)
         return _engine.query(self, X, bool(whole_round))
 
     def teach(self, indices: Any, labels: Any, *, X: Any = None) -> NoiseAwareActiveLearner:

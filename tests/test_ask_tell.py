@@ -232,3 +232,45 @@ def test_labels_are_kept_when_the_filter_fails(blobs):
     second = learner.query(X)                        # judges the unjudged labels, then asks
     learner.teach(second, y[second])
     assert learner.n_rounds_done_ == 1 and learner.labeled_idx_.size == 6
+
+
+def test_query_budget_opens_a_round_of_that_size_and_is_refused_mid_round(blobs):
+    X, y = blobs
+    learner = NoiseAwareActiveLearner(RandomSampling(), budget=10, random_state=0)
+    asked = learner.query(X, budget=4)
+    assert asked.size == 4
+    with pytest.raises(ValueError, match="budget applies to the round a query opens"):
+        learner.query(X, budget=3)
+    learner.teach(asked, y[asked])
+    assert learner.history_[0]["budget"] == 4
+    with pytest.raises(ValueError, match="larger than"):
+        learner.query(X, budget=57)
+    with pytest.raises(TypeError, match="positive integer"):
+        learner.query(X, budget=True)
+
+
+def test_coverage_is_recorded_when_the_round_ends_in_another_process(blobs, tmp_path):
+    X, y = blobs
+    learner = NoiseAwareActiveLearner(ProbCover(delta=1.0), budget=6, random_state=0)
+    asked = learner.query(X, whole_round=True)
+    coverage = learner.strategy_.coverage_
+    learner.save(tmp_path / "s.skal")
+    loaded = NoiseAwareActiveLearner.load(tmp_path / "s.skal")
+    loaded.teach(asked, y[asked], X=X)
+    assert loaded.history_[0]["coverage"] == pytest.approx(coverage)
+
+
+def test_saved_files_get_the_usual_permissions(blobs, tmp_path):
+    import os
+    X, y = blobs
+    learner = NoiseAwareActiveLearner(RandomSampling(), budget=3).fit_round(X, NoisyOracle(y))
+    path = tmp_path / "s.skal"
+    umask = os.umask(0o022)
+    try:
+        learner.save(path)
+    finally:
+        os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o644
+    path.chmod(0o640)
+    learner.save(path)                       # an existing file keeps its mode
+    assert path.stat().st_mode & 0o777 == 0o640

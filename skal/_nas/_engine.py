@@ -81,6 +81,9 @@ class OpenRound:
         Whether the rest of the round was asked at once (``query(whole_round=True)``).
     filter_stale : bool
         Labels arrived that the filter has not judged yet.
+    coverage : float or None
+        The strategy's coverage after the last selection (kept here so that a
+        round finished in another process still records it).
     times : dict
         Seconds spent selecting, waiting for the annotator, filtering.
     """
@@ -95,6 +98,7 @@ class OpenRound:
     whole_round: bool = False
     filter_stale: bool = False
     times: dict = field(default_factory=lambda: dict.fromkeys(_TIMES, 0.0))
+    coverage: float | None = None
     asked_at: float | None = None
 
     @property
@@ -105,7 +109,7 @@ class OpenRound:
         return {"round": self.round, "budget": self.budget, "shares": list(self.shares),
                 "n_done": self.n_done, "n_before": self.n_before, "use_shares": self.use_shares,
                 "whole_round": self.whole_round, "filter_stale": self.filter_stale,
-                "times": dict(self.times)}
+                "times": dict(self.times), "coverage": self.coverage}
 
     @classmethod
     def from_json(cls, data, asked: np.ndarray | None, *, n_pool: int, n_labeled: int,
@@ -113,6 +117,10 @@ class OpenRound:
         """Rebuild a saved open round, refusing anything that does not add up."""
         if not isinstance(data, dict):
             raise ValueError("the open round must be a record")
+        data = dict(data)
+        coverage = data.pop("coverage", None)
+        if coverage is not None and not isinstance(coverage, (int, float)):
+            raise ValueError("the open round's coverage must be a number or null")
         expected = {"round", "budget", "shares", "n_done", "n_before", "use_shares",
                     "whole_round", "filter_stale", "times"}
         if set(data) != expected:
@@ -145,7 +153,8 @@ class OpenRound:
             raise ValueError("the asked indices are not indices into the pool")
         fields = {k: data[k] for k in expected - {"times"}}
         return cls(**fields, times={k: float(v) for k, v in times.items()},
-                   asked=asked.astype(np.int64))
+                   asked=asked.astype(np.int64),
+                   coverage=None if coverage is None else float(coverage))
 
 
 def start_round(est, budget: int) -> None:
@@ -206,6 +215,9 @@ def query(est, X: np.ndarray, whole_round: bool = False) -> np.ndarray:
     r.times["time_select"] += time.perf_counter() - t0
     r.asked = np.asarray(picks, dtype=np.int64)
     r.asked_at = time.perf_counter()
+    coverage = getattr(est.strategy_, "coverage_", None)
+    if coverage is not None:
+        r.coverage = float(coverage)
     return r.asked.copy()
 
 
@@ -257,6 +269,8 @@ def finish_round(est, X: np.ndarray | None, oracle=None) -> None:
     if delta is not None:
         record["delta"] = float(delta)
     coverage = getattr(est.strategy_, "coverage_", None)
+    if coverage is None:
+        coverage = r.coverage      # selected in another process
     record["coverage"] = None if coverage is None else float(coverage)
     record.update(_steps.filter_quality(est, oracle))
     record["time_total"] = sum(r.times.values()) + (time.perf_counter() - t_start)

@@ -219,12 +219,13 @@ class LabelingSession:
                 if left == 0:
                     return self._batch(np.empty(0, dtype=np.int64))
             with self._change():
+                budget = None
                 if learner._initialised and learner._open is None and \
                         learner._round_budget(learner.n_rounds_done_) > left:
                     # The last round of a pool smaller than the schedule labels what is
                     # left instead of failing (the learner's fit caps its rounds too).
-                    learner._start_round_if_closed(left)
-                picks = self.learner.query(self.pool.X, whole_round=whole_round)
+                    budget = left
+                picks = self.learner.query(self.pool.X, whole_round=whole_round, budget=budget)
             return self._batch(picks)
 
     def asked(self) -> Batch:
