@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from sklearn.utils.validation import _num_samples
 
 from ._base import NoiseFilter
 
@@ -16,9 +17,14 @@ class IdealFilter(NoiseFilter):
     annotations are wrong, to measure how much a perfect filter could gain.
     This filter is told the truth by pool index (for instance
     ``NoisyOracle.is_noisy_``) and flags exactly the noisy labels among the
-    ``sample_indices`` it is given. It cannot work without those indices:
-    :meth:`fit_filter` raises a ``ValueError`` when they are missing (a
-    :class:`~skal.NoiseAwareActiveLearner` passes them to every filter).
+    ``sample_indices`` it is given. :meth:`fit_filter`, the filter contract a
+    :class:`~skal.NoiseAwareActiveLearner` uses (it passes the indices to every
+    filter), raises a ``ValueError`` when they are missing: judging labels by the
+    wrong pool positions would silently give a false ceiling.
+
+    As a plain scikit-learn transformer, ``fit(X, y)`` without
+    ``sample_indices`` reads ``is_noisy`` row by row: row ``i`` of ``X`` is pool
+    point ``i`` (so ``is_noisy`` needs at least ``len(X)`` entries).
 
     Parameters
     ----------
@@ -53,6 +59,17 @@ class IdealFilter(NoiseFilter):
 
     def __init__(self, is_noisy):
         self.is_noisy = is_noisy
+
+    def fit(self, X, y, X_unlabeled=None, *, sample_indices=None, X_pool=None):
+        """Fit on rows ``0 .. len(X) - 1`` of ``is_noisy`` unless ``sample_indices`` is given.
+
+        Returns
+        -------
+        self : IdealFilter
+        """
+        if sample_indices is None and y is not None:
+            sample_indices = np.arange(_num_samples(y))
+        return super().fit(X, y, X_unlabeled, sample_indices=sample_indices, X_pool=X_pool)
 
     def _fit_filter(self, X, y, n_classes, *, X_unlabeled, rng, sample_indices):
         truth = np.asarray(self.is_noisy)
