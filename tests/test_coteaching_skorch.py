@@ -151,3 +151,9 @@ def test_partial_fit_takes_classes_on_first_call_and_is_reproducible():
     np.testing.assert_array_equal(*runs)
     with pytest.raises(ValueError, match="not seen"):
         clf.partial_fit(X[:3], np.array([0, 1, 7]))
+
+
+def test_fused_step_names_the_fit_parameters_it_cannot_pass():
+    X, y = _data()
+    with pytest.raises(TypeError, match=r"fit parameters \['sample_weight'\]"):
+        _small(fused=True).fit(X, y, sample_weight=np.ones(len(y)))

@@ -1,4 +1,4 @@
-"""The pair of networks: building ``module2_`` / ``optimizer2_``, forward passes, stepping.
+"""The pair of networks: building ``module2_`` / ``optimizer2_``, forward passes, prediction.
 
 The second network and its optimizer are registered the skorch way: they are
 created inside ``initialize_module`` / ``initialize_optimizer`` under the
@@ -130,7 +130,8 @@ class _NetworkPair:
         """
         if self.fused:
             if fit_params:
-                raise TypeError("fused=True does not pass fit_params to the modules")
+                raise TypeError(f"fused=True cannot pass the fit parameters {sorted(fit_params)} "
+                                "to the modules' forward; use fused=False")
             logits_1, logits_2 = self.infer_pair_fused(x)
         else:
             logits_1, logits_2 = self.infer_pair(x, **fit_params)

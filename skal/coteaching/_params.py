@@ -7,7 +7,7 @@ The constraints are checked when the networks are built (``fit``,
 see the parameter unchanged) and resolved when the networks are built, to
 ``"cuda"`` when CUDA is available and ``"cpu"`` otherwise. skorch reads
 ``self.device`` in a few places of its own (moving modules, loading
-parameters, unpickling); :meth:`_Runtime._device_resolved` shows those
+parameters, unpickling); ``_Parameters._device_resolved`` shows those
 places the resolved device for the duration of one call.
 """
 
