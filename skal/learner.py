@@ -33,7 +33,7 @@ from .noise import NoisyOracle
 from .strategies._base import QueryStrategy
 from .strategies._prob_cover import ProbCover
 
-__all__ = ["NoiseAwareActiveLearner", "DeltaSchedule", "nas_shares"]
+__all__ = ["NoiseAwareActiveLearner", "nas_shares"]
 
 
 def _add_note(exc: BaseException, note: str) -> None:

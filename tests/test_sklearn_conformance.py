@@ -30,6 +30,16 @@ from skal.filters import CentroidFilter
 from skal.learner import NoiseAwareActiveLearner
 
 
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    # tiny networks: thread start-up costs more than it saves on a 2-core machine
+    import torch
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 def _public_classes(module, base):
     return sorted({obj for name in module.__all__ if inspect.isclass(obj := getattr(module, name))
                    and issubclass(obj, base) and not inspect.isabstract(obj)},
