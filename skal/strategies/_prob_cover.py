@@ -14,7 +14,6 @@ from .._memory import check_memory, resolve_memory_limit
 from ..neighbors import (
     block_rows_for,
     csr_gather_rows,
-    csr_row_sums,
     delta_ball_graph,
     estimate_graph_bytes,
     purity_delta,
@@ -78,15 +77,18 @@ def greedy_max_coverage(graph, budget: int, selectable: np.ndarray, gain: np.nda
     indptr, indices = graph.indptr, graph.indices
     lengths = np.diff(indptr)
     lost = np.flatnonzero(gain < 1.0)
-    if int(lengths[lost].sum()) <= indices.size // 2:
-        # By symmetry, a ball's score is its size minus what its already
-        # covered members no longer give: only the edges of covered points
-        # are touched (few, early in a run).
+    live = np.flatnonzero(gain > 0.0)
+    # By symmetry the score of x, the gain in its ball, is also the sum of
+    # gain[y] over the balls of y that hold x: either start from the ball
+    # sizes and remove what covered points no longer give (cheap early in a
+    # run), or add up the rows of the points that still give something
+    # (cheap when most of the pool is covered, e.g. after a restore).
+    if int(lengths[lost].sum()) <= int(lengths[live].sum()):
         score = lengths.astype(np.float64)
         subtract_neighbour_weights(score, indptr, indices, lost, 1.0 - gain[lost])
     else:
-        # Most of the pool is covered already: one pass over all edges is cheaper.
-        score = csr_row_sums(indptr, indices, gain)
+        score = np.zeros(gain.size, dtype=np.float64)
+        subtract_neighbour_weights(score, indptr, indices, live, -gain[live])
     score[~selectable] = -np.inf
     picks = np.empty(budget, dtype=np.int64)
     for t in range(budget):
