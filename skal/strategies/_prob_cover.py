@@ -400,9 +400,12 @@ class ProbCover(CoverageStrategyMixin, QueryStrategy):
             return False
         if indptr[0] != 0 or indptr[-1] != indices.size or np.any(np.diff(indptr) < 1):
             return False
-        if indices.size and (indices.min() < 0 or indices.max() >= n):
+        # Bounds and checksum in one pass over the indices (cache-sized chunks).
+        lo, hi, total = _index_scan(indices)
+        if lo < 0 or hi >= n or checksum.shape != (3,):
             return False
-        if checksum.shape != (3,) or not np.array_equal(checksum, _csr_checksum(indptr, indices)):
+        want = _csr_checksum(indptr, indices, index_sum=total)
+        if not np.array_equal(checksum, want):
             return False
         Xn = unit_normalize(X)
         rows = np.random.default_rng(n).choice(n, size=min(n, _CACHE_CHECK_ROWS), replace=False)
@@ -430,8 +433,22 @@ class ProbCover(CoverageStrategyMixin, QueryStrategy):
         return state
 
 
-def _csr_checksum(indptr: np.ndarray, indices: np.ndarray) -> np.ndarray:
+def _index_scan(indices: np.ndarray, chunk: int = 1 << 22) -> tuple[int, int, int]:
+    """``(min, max, sum)`` of an index array, chunk by chunk so memory is read once."""
+    lo, hi, total = 0, -1, 0
+    for s in range(0, indices.size, chunk):
+        c = indices[s:s + chunk]
+        lo = min(lo, int(c.min())) if s else int(c.min())
+        hi = max(hi, int(c.max()))
+        total += int(c.sum(dtype=np.int64))
+    return lo, hi, total
+
+
+def _csr_checksum(indptr: np.ndarray, indices: np.ndarray, *,
+                  index_sum: int | None = None) -> np.ndarray:
     """Edge count and two index sums: cheap (one pass) evidence that a CSR is intact."""
     weights = np.arange(1, indptr.size, dtype=np.int64) % 65_521
-    return np.array([indices.size, int(np.sum(indices, dtype=np.int64)),
+    if index_sum is None:
+        index_sum = int(np.sum(indices, dtype=np.int64))
+    return np.array([indices.size, index_sum,
                      int(np.dot(np.diff(indptr).astype(np.int64), weights))], dtype=np.int64)
