@@ -57,8 +57,8 @@ from skal.filters import (  # noqa: E402
     GraphFilter,
     KNNFilter,
 )
-from skal.strategies import ProbCover  # noqa: E402
 from skal.noise import make_noisy_labels  # noqa: E402
+from skal.strategies import ProbCover  # noqa: E402
 
 #: name -> (factory(seed), is a main filter of issue 4's target)
 FILTERS = {

@@ -5,8 +5,8 @@ import time
 
 import numpy as np
 import pytest
-from sklearn.utils._param_validation import InvalidParameterError
 import torch
+from sklearn.utils._param_validation import InvalidParameterError
 
 import skal.filters._aum as aum_module
 from skal.datasets import load_digits_embeddings

@@ -5,15 +5,14 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.naive_bayes import GaussianNB
 from sklearn.svm import LinearSVC
-from threadpoolctl import threadpool_limits
-
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from sklearn.utils._param_validation import InvalidParameterError
+from threadpoolctl import threadpool_limits
 
 import skal.filters._confident_learning as cl_module
 from skal.datasets import load_digits_embeddings

@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
-from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.neighbors import KNeighborsClassifier
+from sklearn.utils._param_validation import InvalidParameterError
 from threadpoolctl import threadpool_limits
 
 from skal.datasets import load_digits_embeddings

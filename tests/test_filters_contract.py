@@ -16,12 +16,13 @@ from hypothesis import strategies as st
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.utils._param_validation import InvalidParameterError
-from sklearn.utils.validation import _num_samples
 from sklearn.utils.estimator_checks import check_estimator, parametrize_with_checks
+from sklearn.utils.validation import _num_samples
 from threadpoolctl import threadpool_limits
 
 import skal.filters as filters
 from skal.filters import NoiseFilter
+
 
 class IdealFilterOnRows(filters.IdealFilter):
     """IdealFilter whose labeled rows are pool rows 0..n-1 unless told otherwise.

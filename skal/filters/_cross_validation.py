@@ -8,7 +8,6 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import KFold, StratifiedKFold
-
 from sklearn.utils._param_validation import HasMethods, Interval
 
 from ._base import MIN_CLASS_COUNT, RANDOM_STATE, NoiseFilter

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numbers
+import warnings
 
 import numpy as np
 import scipy.sparse as sp
