@@ -10,7 +10,7 @@ from sklearn.utils._param_validation import Interval
 from ..neighbors import fit_kmeans
 from ._base import RANDOM_STATE, NoiseFilter
 from ._graph import cached_view
-from ._pool import resolve_pool
+from ._pool import PoolView, resolve_pool
 from ._votes import clean_posterior
 
 __all__ = ["ClusterVoteFilter"]
@@ -92,7 +92,10 @@ class ClusterVoteFilter(NoiseFilter):
 
     def _fit_filter(self, X, y, n_classes, *, X_unlabeled, rng, sample_indices, X_pool):
         pool, positions = resolve_pool(X, X_unlabeled, sample_indices, X_pool)
-        view = cached_view(self, pool)
+        # A pool stacked here from X and X_unlabeled is new at every call (its
+        # rows move as labels are bought): hashing it to find a cache would
+        # cost more than it saves. Pass X_pool with sample_indices to cache.
+        view = cached_view(self, pool) if X_pool is not None else PoolView(pool)
         k = int(self.n_clusters or n_classes)
         seed = int(rng.integers(0, 2**31 - 1))
         # Clusterings are kept per (k, seed) on the pool's view, so rounds

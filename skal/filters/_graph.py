@@ -166,7 +166,10 @@ class GraphFilter(NoiseFilter):
 
     def _fit_filter(self, X, y, n_classes, *, X_unlabeled, rng, sample_indices, X_pool):
         pool, positions = resolve_pool(X, X_unlabeled, sample_indices, X_pool)
-        view = cached_view(self, pool)
+        # A pool stacked here from X and X_unlabeled is new at every call (its
+        # rows move as labels are bought): hashing it to find a cache would
+        # cost more than it saves. Pass X_pool with sample_indices to cache.
+        view = cached_view(self, pool) if X_pool is not None else PoolView(pool)
         nbr_idx, _ = view.neighbors(positions, self.neighborhood)
         nodes = np.union1d(nbr_idx.ravel(), positions)
         G = view.local_knn_graph(nodes, self.n_neighbors)
