@@ -78,7 +78,7 @@ class GraphFilter(NoiseFilter):
        graph among them. Only this part of the pool is touched, so a round
        costs ``O(n_labeled × n_pool)`` products, not ``O(n_pool²)``, and the
        neighbour lists of labels seen in earlier rounds are reused (cached
-       per pool, by fingerprint).
+       per pool, by fingerprint, when the pool is given as ``X_pool``).
     2. Random walks from each label, stopping at the first *other* label
        they meet (:func:`absorbing_votes`): ``A[i, j]`` is how strongly label
        ``j`` speaks for point ``i``'s class. Walks that meet no label are no
