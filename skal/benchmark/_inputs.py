@@ -42,6 +42,12 @@ def _reading(names: str, exc: BaseException, key_option: str) -> ValueError:
     reason = (str(exc) or type(exc).__name__).replace("with key=...", f"with {key_option}")
     if isinstance(exc, EOFError):
         reason = "the file is empty or truncated"
+    # The loader may already say "cannot read <path>: ..."; say it once.
+    path = names.split(" ", 1)[-1]
+    for prefix in (f"cannot read {path}: ", f"cannot read embeddings file {path}: ",
+                   f"cannot read labels file {path}: "):
+        if reason.startswith(prefix):
+            reason = reason[len(prefix):]
     return ValueError(f"cannot read {names}: {reason}")
 
 
