@@ -127,9 +127,10 @@ BENCHMARK_PAGES = [
     {
         "doc": "nas_protocol",
         "title": "NAS learning curves (the paper's protocol)",
-        "what": "Clean test accuracy against the number of labels for Random, ProbCover, "
-                "MaxHerding and their NAS variants with the AUM and cross-validation filters, "
-                "at 50% symmetric annotator noise and 1 to 5 samples per class.",
+        "what": "Clean test accuracy against the number of labels for ProbCover and "
+                "MaxHerding: plain, with a filter for training only, with NAS in every "
+                "training mode, and with a filter that knows the true noise (the ceiling), "
+                "at 0-50% annotator noise and 1 to 5 samples per class, on digits and MNIST-5k.",
         "script": "benchmarks/paper_protocol.py",
         "command": "python benchmarks/paper_protocol.py",
     },

@@ -11,9 +11,7 @@ from sklearn.utils import Bunch
 from ._validation import check_embeddings, check_labels
 from .neighbors import unit_normalize
 
-# load_mnist5k_embeddings joins __all__ once docs/api/index.rst lists it (the
-# docs build fails on a public name missing from the API page).
-__all__ = ["load_digits_embeddings", "load_embeddings", "load_noisy_labels"]
+__all__ = ["load_digits_embeddings", "load_mnist5k_embeddings", "load_embeddings", "load_noisy_labels"]
 
 
 def load_digits_embeddings(*, return_X_y: bool = False, normalize: bool = True):

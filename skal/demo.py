@@ -19,7 +19,7 @@ from .learner import NoiseAwareActiveLearner
 from .noise import NoisyOracle
 from .strategies import ProbCover, RandomSampling
 
-__all__ = ["run_demo", "format_demo_table", "DEMO_FILTERS"]
+__all__ = ["run_demo", "format_demo_table", "recommended_learner", "DEMO_FILTERS"]
 
 #: Filters the demo can run (``skal demo --filter``); ``"centroid"`` is the
 #: recommended default (docs/benchmarks/nas_protocol.md).
