@@ -274,3 +274,31 @@ def test_saved_files_get_the_usual_permissions(blobs, tmp_path):
     path.chmod(0o640)
     learner.save(path)                       # an existing file keeps its mode
     assert path.stat().st_mode & 0o777 == 0o640
+
+
+def test_strategy_graph_is_saved_once_beside_the_state_and_reused(digits, tmp_path):
+    X, y = digits
+    learner = NoiseAwareActiveLearner(ProbCover(), budget=20, classes=np.arange(10),
+                                      random_state=0)
+    asked = learner.query(X)
+    path = tmp_path / "state.skal"
+    learner.save(path)
+    sidecars = sorted(tmp_path.glob("state.skal.cache-*.npz"))
+    assert len(sidecars) == 1
+    written = sidecars[0].stat().st_mtime_ns
+    learner.teach(asked[:5], y[asked[:5]])
+    learner.save(path)                                   # the graph is not written again
+    assert sidecars[0].stat().st_mtime_ns == written
+    loaded = NoiseAwareActiveLearner.load(path)
+    assert loaded._saved_cache is not None
+    rest = loaded.query(X)
+    assert np.array_equal(rest, asked[5:])
+    loaded.teach(rest, y[rest])
+    assert loaded.strategy_.graph_.indices.size == learner.strategy_.graph_.indices.size
+    # a damaged or missing side file is not trusted: the graph is rebuilt
+    sidecars[0].write_bytes(b"not an npz")
+    again = NoiseAwareActiveLearner.load(path)
+    assert again._saved_cache is None
+    assert np.array_equal(again.query(X), asked[5:])
+    again.teach(asked[5:], y[asked[5:]])
+    assert np.array_equal(again.query(X), loaded.query(X))     # rebuilt graph, same picks

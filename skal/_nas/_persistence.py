@@ -7,6 +7,10 @@ naming what is wrong, not later with a ``KeyError`` in the middle of a round.
 
 from __future__ import annotations
 
+import contextlib
+import glob
+import hashlib
+import io
 import os
 from collections.abc import Iterable
 
@@ -22,7 +26,9 @@ __all__ = ["FORMAT", "FORMAT_VERSION", "save", "load", "read_metadata"]
 FORMAT = "skal.NoiseAwareActiveLearner"
 FORMAT_VERSION = 1
 
-# Strategy caches (a δ-ball graph) are stored as arrays named with this prefix.
+# Strategy caches (a δ-ball graph) saved inside the archive by older versions
+# are arrays named with this prefix; they now live in a side file (see
+# _write_cache_file), so that saving after every answer stays cheap.
 _CACHE_PREFIX = "strategy_cache__"
 
 
@@ -79,7 +85,7 @@ def save(est, path: str | os.PathLike, *, allowed_modules: Iterable[str] = (),
         if open_round is not None and open_round.asked.size:
             arrays["asked"] = open_round.asked
         if include_cache:
-            arrays.update(_strategy_cache(est))
+            state["strategy_cache_file"] = _write_cache_file(est, path)
     _state.write_archive(path, state, arrays)
 
 
@@ -96,10 +102,60 @@ def read_metadata(path: str | os.PathLike) -> dict | None:
 
 def _strategy_cache(est) -> dict:
     get_cache = getattr(est.strategy_, "get_pool_cache", None)
-    cache = get_cache() if callable(get_cache) else getattr(est, "_saved_cache", None)
+    cache = get_cache() if callable(get_cache) else None
+    return cache or getattr(est, "_saved_cache", None) or {}
+
+
+def _cache_key(cache: dict) -> str:
+    """A short identity of a strategy cache, from its small arrays (fingerprint, δ, checksum)."""
+    h = hashlib.blake2b(digest_size=8)
+    for name in sorted(cache):
+        a = np.asarray(cache[name])
+        h.update(name.encode())
+        h.update(repr((a.shape, a.dtype.str)).encode())
+        if a.size <= 64:
+            h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
+
+
+def _write_cache_file(est, path) -> str | None:
+    """Write the strategy's per-pool cache beside the state file, once per cache.
+
+    The cache (ProbCover's δ-ball graph: hundreds of MB at 50k points) does
+    not change between rounds, while the state is saved after every answer:
+    it goes to ``<state>.cache-<key>.npz`` (uncompressed, no pickle), written
+    only when no file of that key exists. It is an accelerator, never trusted:
+    the strategy checks it against the pool on load and rebuilds when it is
+    missing, stale or damaged.
+    """
+    cache = _strategy_cache(est)
     if not cache:
-        return {}
-    return {_CACHE_PREFIX + name: np.asarray(a) for name, a in cache.items()}
+        return None
+    path = os.fspath(path)
+    name = f"{os.path.basename(path)}.cache-{_cache_key(cache)}.npz"
+    target = os.path.join(os.path.dirname(os.path.abspath(path)), name)
+    if not os.path.exists(target):
+        buf = io.BytesIO()
+        np.savez(buf, **{k: np.asarray(v) for k, v in cache.items()})
+        _state.atomic_write_bytes(target, buf.getvalue())
+        stale = glob.glob(glob.escape(os.path.join(os.path.dirname(target),
+                                                   os.path.basename(path))) + ".cache-*.npz")
+        for old in stale:
+            if old != target:
+                with contextlib.suppress(OSError):
+                    os.unlink(old)
+    return name
+
+
+def _read_cache_file(path, name) -> dict | None:
+    if not isinstance(name, str) or os.sep in name or "/" in name:
+        return None
+    target = os.path.join(os.path.dirname(os.path.abspath(os.fspath(path))), name)
+    try:
+        with np.load(target, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+    except Exception:  # missing or damaged: the strategy rebuilds its structures
+        return None
 
 
 def load(cls, path: str | os.PathLike, *, allowed_modules: Iterable[str] = ()):
@@ -124,6 +180,8 @@ def load(cls, path: str | os.PathLike, *, allowed_modules: Iterable[str] = ()):
         if state.get("fitted") is not True:
             raise ValueError("'fitted' must be true or false")
         _restore(est, state, arrays, extra)
+        if est._saved_cache is None and state.get("strategy_cache_file"):
+            est._saved_cache = _read_cache_file(path, state["strategy_cache_file"])
     except _state.StateFormatError as exc:
         raise _state.StateFormatError(f"{where} is damaged: {exc}") from exc
     except (KeyError, ValueError, TypeError, AttributeError, IndexError) as exc:
