@@ -8,7 +8,6 @@ persistence).
 from __future__ import annotations
 
 import os
-import time
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from numbers import Integral, Real
@@ -21,10 +20,9 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter, validate_data
 
-from . import _state
 from ._nas import _engine, _persistence, _steps
-from ._nas._delta import DeltaSchedule
 from ._nas._checks import check_answer_labels, check_pool_indices, check_round_budget
+from ._nas._delta import DeltaSchedule
 from ._nas._engine import nas_shares
 from ._nas._ledger import Ledger
 from ._validation import check_embeddings, check_labels, check_random_state

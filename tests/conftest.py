@@ -6,6 +6,18 @@ import pytest
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 
+@pytest.fixture
+def one_torch_thread():
+    """Run a test with one torch thread: for tiny networks, thread start-up costs
+    more than it saves on a 2-core machine."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 @pytest.fixture(scope="session")
 def digits():
     from skal.datasets import load_digits_embeddings

@@ -22,14 +22,7 @@ from skal.coteaching import (
 )
 from skal.nets import MLP
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # tiny networks: thread start-up costs more than it saves on a shared machine
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # --------------------------------------------------------------------------

@@ -15,14 +15,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 import skal
 from skal.coteaching import CoTeachingClassifier
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # tiny networks: thread start-up costs more than it saves on a shared machine
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # check_estimator with default parameters runs in tests/test_sklearn_conformance.py,

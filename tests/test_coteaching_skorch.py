@@ -10,13 +10,7 @@ from skorch.callbacks import Callback
 from skal.coteaching import CoTeachingClassifier
 from skal.nets import MLP
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _data(n=48, d=5, n_classes=3, seed=0):

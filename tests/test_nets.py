@@ -10,13 +10,7 @@ from torch import nn
 from skal.coteaching import CoTeachingClassifier
 from skal.nets import MLP, CoTeachingCNN
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_mlp_shapes_and_layers():

@@ -29,15 +29,7 @@ from skal import strategies as skal_strategies
 from skal.filters import CentroidFilter
 from skal.learner import NoiseAwareActiveLearner
 
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    # tiny networks: thread start-up costs more than it saves on a 2-core machine
-    import torch
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _public_classes(module, base):

@@ -20,10 +20,10 @@ import numpy as np
 from .._state import StateFormatError
 from ..learner import NoiseAwareActiveLearner
 from . import _views
-from ._lock import file_lock, stamp
-from ._records import Batch, TeachResult
 from ._answers import Answers, parse_classes, parse_labels
+from ._lock import file_lock, stamp
 from ._pool import LabelingError, Pool, read_pool
+from ._records import Batch, TeachResult
 from ._setup import build_learner, check_metadata, make_metadata, pool_from_metadata
 
 __all__ = ["LabelingSession", "Batch", "TeachResult"]
