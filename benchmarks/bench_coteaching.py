@@ -42,8 +42,8 @@ from __future__ import annotations
 
 import argparse
 import csv
-import os
 import json
+import os
 import statistics
 import subprocess
 import sys

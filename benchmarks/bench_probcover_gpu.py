@@ -41,8 +41,8 @@ def tile_rows(n: int, tile_gib: float) -> int:
 def run(n: int, d: int, *, budget: int, clusters: int, device: str, screen: str,
         tile_gib: float, seed: int, check: bool) -> dict:
     import torch
-
     from bench_strategies import make_mixture
+
     from skal.strategies import ProbCover
 
     row = {"n": n, "d": d, "budget": budget, "clusters": clusters, "device": device,

@@ -19,8 +19,19 @@ from sklearn.datasets import load_digits  # noqa: E402
 
 from skal.labeling import LabelingSession  # noqa: E402
 from skal.labeling_page import (  # noqa: E402
-    UNDO_WINDOW, Display, add_label_parser, class_keys, create_app, format_review, parse_shape,
-    render_pixels, resolve_display, review_summary, run_label, serve)
+    UNDO_WINDOW,
+    Display,
+    add_label_parser,
+    class_keys,
+    create_app,
+    format_review,
+    parse_shape,
+    render_pixels,
+    resolve_display,
+    review_summary,
+    run_label,
+    serve,
+)
 from skal.labeling_page._display import find_image  # noqa: E402
 
 DIGITS_X, DIGITS_Y = load_digits(return_X_y=True)

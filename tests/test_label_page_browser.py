@@ -127,7 +127,7 @@ def test_label_a_batch_undo_and_correct_a_doubted_label(page, tmp_path):
             banner = driver.find_element(By.ID, "undo-banner")
             assert banner.is_displayed() and f"id {slip}" in banner.text
             _press(driver, str(truth))
-            _wait(driver, lambda d: _latest_answer(d) == (slip, str(truth)), "undo saved")
+            _wait(driver, lambda d, want=(slip, str(truth)): _latest_answer(d) == want, "undo saved")
             assert not driver.find_element(By.ID, "undo-banner").is_displayed()
             answers[slip] = truth
             undone = (slip, (truth + 5) % 10, truth)

@@ -52,8 +52,7 @@ def check_scheduler(scheduler: Any, timeout: float, name: str = "scheduler") -> 
         raise ValueError(f"{name} {scheduler!r} is not a dask address "
                          f"(e.g. tcp://host:8786): {exc}") from exc
     try:
-        with socket.create_connection((host, port), timeout=timeout):
-            pass
+        socket.create_connection((host, port), timeout=timeout).close()
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise ConnectionError(f"{name} {scheduler!r}: no dask scheduler reachable "

@@ -257,14 +257,11 @@ def _run_status(args) -> int:
         status["learning_curve"] = learning_curve(session, X_test, y_test)
         if args.plot is not None:
             plot_curve(status["learning_curve"], args.plot, os.path.basename(args.state))
-    review_line = None
-    try:  # the labeling page's review tally: noise rate before and after people's review
-        from ..labeling_page._review import format_review, review_summary
-    except ImportError:
-        pass
-    else:
-        status["review"] = review_summary(session)
-        review_line = format_review(status["review"])
+    # The labeling page's review tally (no Flask needed): noise rate before and after review.
+    from ..labeling_page._review import format_review, review_summary
+
+    status["review"] = review_summary(session)
+    review_line = format_review(status["review"])
     if args.json:
         print(json.dumps(status, indent=1))
         return 0

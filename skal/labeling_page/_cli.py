@@ -8,6 +8,7 @@ stderr; 0 when the server is stopped with Ctrl-C.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import threading
@@ -75,9 +76,8 @@ def serve(app, host: str, port: int, *, on_ready: Callable[[str], None] | None =
     if stop is not None:
         threading.Thread(target=lambda: (stop.wait(), server.shutdown()), daemon=True).start()
     try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a person stops it
+            server.serve_forever()
     finally:
         server.server_close()
 
@@ -98,7 +98,7 @@ def run_label(args) -> int:
 
 
 class _Usage(Exception):
-    pass
+    """A bad option value: exit status 2, like argparse's own errors."""
 
 
 def _run(args) -> int:

@@ -105,25 +105,25 @@ class _KernelRows:
         m32 = m.astype(self.X.dtype)
         entries = 0
         for i0 in range(0, n, b):
-            I = slice(i0, min(n, i0 + b))
+            rows_i = slice(i0, min(n, i0 + b))
             for j0 in range(i0, n, b):
-                J = slice(j0, min(n, j0 + b))
-                K = kernel_block(self.X[I], self.X[J], self.bandwidth, self.kernel,
-                                 a_sq=self.sq[I], b_sq=self.sq[J])
+                rows_j = slice(j0, min(n, j0 + b))
+                K = kernel_block(self.X[rows_i], self.X[rows_j], self.bandwidth, self.kernel,
+                                 a_sq=self.sq[rows_i], b_sq=self.sq[rows_j])
                 entries += K.size
                 if not has_m:  # k >= 0: the clip is a no-op
-                    acc[I] += K.sum(axis=1, dtype=np.float64)
+                    acc[rows_i] += K.sum(axis=1, dtype=np.float64)
                     if j0 != i0:
-                        acc[J] += K.sum(axis=0, dtype=np.float64)
+                        acc[rows_j] += K.sum(axis=0, dtype=np.float64)
                     continue
                 if j0 != i0:
-                    T = K - m32[I][:, None]
+                    T = K - m32[rows_i][:, None]
                     np.maximum(T, 0.0, out=T)
-                    acc[J] += T.sum(axis=0, dtype=np.float64)
+                    acc[rows_j] += T.sum(axis=0, dtype=np.float64)
                     del T
-                K -= m32[J][None, :]
+                K -= m32[rows_j][None, :]
                 np.maximum(K, 0.0, out=K)
-                acc[I] += K.sum(axis=1, dtype=np.float64)
+                acc[rows_i] += K.sum(axis=1, dtype=np.float64)
         self.n_rows_computed += int(round(entries / n))
         return acc / n
 

@@ -6,6 +6,7 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.utils._param_validation import Interval
+
 from ..neighbors import block_rows_for, fit_kmeans, iter_row_blocks, row_sq_norms, sq_dists_block
 from ._base import (
     RANDOM_STATE_CONSTRAINT,
