@@ -56,6 +56,10 @@ ALLOWED_MODULES: tuple[str, ...] = ("skal", "sklearn")
 ALLOWED_CLASS_MODULES: tuple[str, ...] = ("skal", "sklearn", "torch.nn", "torch.optim")
 
 _STATE_MEMBER = "state.json"
+# The names of the array members, written inside the CRC-checked state.json:
+# a flipped byte in the ZIP's central directory can rename or hide a member
+# without any checksum noticing, and a missing array must not read as "empty".
+_MANIFEST_KEY = "__array_members__"
 
 
 class StateFormatError(ValueError):
@@ -296,9 +300,11 @@ def _json_dumps(state: dict) -> bytes:
 
 def build_archive(state: dict, arrays: Mapping[str, np.ndarray]) -> bytes:
     """Serialise ``state`` (JSON) and ``arrays`` (``.npy``, no pickle) into one ZIP archive."""
+    if _MANIFEST_KEY in state:
+        raise ValueError(f"state must not use the reserved key {_MANIFEST_KEY!r}")
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr(_STATE_MEMBER, _json_dumps(state))
+        zf.writestr(_STATE_MEMBER, _json_dumps({**state, _MANIFEST_KEY: sorted(arrays)}))
         for name, arr in arrays.items():
             member = io.BytesIO()
             np.lib.format.write_array(member, np.asarray(arr), allow_pickle=False)
@@ -400,4 +406,10 @@ def read_archive(path: str | os.PathLike) -> tuple[dict, dict[str, np.ndarray]]:
             raise StateFormatError(f"{path!r} is damaged: {type(exc).__name__}: {exc}") from exc
     if not isinstance(state, dict):
         raise StateFormatError(f"{path!r}: {_STATE_MEMBER} does not hold a JSON object")
+    if _MANIFEST_KEY in state:         # files written before the manifest have none
+        manifest = state.pop(_MANIFEST_KEY)
+        if not isinstance(manifest, list) or sorted(map(str, manifest)) != sorted(arrays):
+            raise StateFormatError(
+                f"{path!r} is damaged: its array members {sorted(arrays)} are not the ones "
+                f"it was written with ({manifest})")
     return state, arrays

@@ -103,3 +103,17 @@ def test_the_untouched_file_loads_and_continues(saved):
     assert asked.size == 2                       # the rest of the half-answered share
     learner.teach(asked, y[asked], X=X)
     assert learner.labeled_idx_.size == 12
+
+
+def test_a_hidden_array_member_is_refused(saved, tmp_path):
+    # A flip in the ZIP's central directory can rename a member with no CRC noticing;
+    # the open round's asked indices must not silently read as "none asked".
+    import zipfile
+    path, _, _ = saved
+    target = tmp_path / "renamed.skal"
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(target, "w") as dst:
+        for info in src.infolist():
+            name = "asked.np_" if info.filename == "asked.npy" else info.filename
+            dst.writestr(name, src.read(info.filename))
+    with pytest.raises(StateFormatError, match="array members"):
+        NoiseAwareActiveLearner.load(target)
