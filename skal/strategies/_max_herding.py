@@ -49,7 +49,17 @@ class _KernelRows:
             self.Xt = torch.from_numpy(X).to(dev)
             self.sqt = torch.from_numpy(self.sq).to(dev).to(self.Xt.dtype)
         self.n_rows_computed = 0
+        self.cache_bytes = int(cache_bytes)
         self.K = None
+        # Rows kept for the lazy greedy's likeliest re-evaluations (pin_rows):
+        # pool index -> row of hot_K, -1 when not kept.
+        self.hot_K = None
+        self.hot_pos = None
+        self.hot_owner = None
+        # Pool-length "how likely is this row to be asked for again" (the lazy
+        # greedy's upper bounds, -inf once picked); decides which kept row a
+        # freshly computed one replaces.
+        self.priority = None
         if self.torch is None and n * n * X.dtype.itemsize <= cache_bytes:
             # Small pools: the dense kernel fits the user's cache budget, so
             # every later row is a memory read instead of a product and an exp.
@@ -60,8 +70,73 @@ class _KernelRows:
     def _block_numpy(self, idx):
         if self.K is not None:
             return self.K[idx]
-        return kernel_block(self.X[idx], self.X, self.bandwidth, self.kernel,
-                            a_sq=self.sq[idx], b_sq=self.sq)
+        idx = np.asarray(idx)
+        if self.hot_pos is None:
+            return kernel_block(self.X[idx], self.X, self.bandwidth, self.kernel,
+                                a_sq=self.sq[idx], b_sq=self.sq)
+        pos = self.hot_pos[idx]
+        kept = pos >= 0
+        if kept.all():
+            return self.hot_K[pos]
+        out = np.empty((idx.size, self.X.shape[0]), dtype=self.X.dtype)
+        out[kept] = self.hot_K[pos[kept]]
+        miss = idx[~kept]
+        out[~kept] = kernel_block(self.X[miss], self.X, self.bandwidth, self.kernel,
+                                  a_sq=self.sq[miss], b_sq=self.sq)
+        self._keep(miss, out[~kept])
+        return out
+
+    def _keep(self, idx: np.ndarray, K: np.ndarray) -> None:
+        """Keep freshly computed rows in place of the least promising kept ones.
+
+        The front-runners move as picks cover one region after another; a row
+        that had to be computed is likely to be asked for again, while a kept
+        row whose candidate was picked or fell far behind (``priority``) is not.
+        """
+        owners_prio = np.where(self.hot_owner >= 0,
+                               self.priority[np.maximum(self.hot_owner, 0)], -np.inf)
+        take = min(idx.size, owners_prio.size)
+        order = np.argsort(-self.priority[idx], kind="stable")[:take]
+        victims = np.argpartition(owners_prio, take - 1)[:take] if take < owners_prio.size \
+            else np.arange(owners_prio.size)
+        victims = victims[np.argsort(owners_prio[victims], kind="stable")]
+        better = self.priority[idx[order]] > owners_prio[victims]
+        order, victims = order[better], victims[better]
+        old = self.hot_owner[victims]
+        self.hot_pos[old[old >= 0]] = -1
+        self.hot_K[victims] = K[order]
+        self.hot_owner[victims] = idx[order]
+        self.hot_pos[idx[order]] = victims
+
+    def pin_rows(self, idx: np.ndarray) -> int:
+        """Compute the rows of ``idx`` once and keep them, within ``cache_bytes``.
+
+        The lazy greedy re-evaluates the same few thousand front-runners after
+        every pick; each re-evaluation of a kept row is then a memory read
+        instead of a product and an ``exp`` over the whole pool. Rows are
+        kept in the order given (most promising first) until the budget is
+        spent; rows computed later replace the least promising kept ones
+        (:meth:`_keep`). NumPy path without a dense kernel only; returns the
+        number of rows kept.
+        """
+        n = self.X.shape[0]
+        if self.torch is not None or self.K is not None or n == 0:
+            return 0
+        h = min(np.asarray(idx).size, self.cache_bytes // (n * self.X.dtype.itemsize))
+        if h <= 0:
+            return 0
+        keep = np.asarray(idx[:h], dtype=np.int64)
+        self.hot_K = np.empty((h, n), dtype=self.X.dtype)
+        for sl in iter_row_blocks(h, self.block_rows):
+            rows = keep[sl]
+            self.hot_K[sl] = kernel_block(self.X[rows], self.X, self.bandwidth, self.kernel,
+                                          a_sq=self.sq[rows], b_sq=self.sq)
+        self.hot_pos = np.full(n, -1, dtype=np.int64)
+        self.hot_pos[keep] = np.arange(h)
+        self.hot_owner = keep.copy()
+        if self.priority is None:
+            self.priority = np.zeros(n, dtype=np.float64)
+        return h
 
     def _block_torch(self, idx):
         torch = self.torch
@@ -175,6 +250,10 @@ def lazy_greedy_herding(rows: _KernelRows, m: np.ndarray, candidates: np.ndarray
         # bounds, so each pick is still confirmed by a fresh row evaluation.
         ub = rows.all_gains_symmetric(m)[candidates] * (1.0 + _SYMMETRIC_UB_SLACK)
         fresh = np.zeros(candidates.size, dtype=bool)
+        # Submodularity keeps the front-runners in front: keep their rows.
+        rows.priority = np.full(n, -np.inf)
+        rows.priority[candidates] = ub
+        rows.pin_rows(candidates[np.argsort(-ub, kind="stable")])
     else:
         ub = rows.gains(candidates, m)
         fresh = np.ones(candidates.size, dtype=bool)
@@ -196,12 +275,16 @@ def lazy_greedy_herding(rows: _KernelRows, m: np.ndarray, candidates: np.ndarray
                 st = st[np.argpartition(-ub[st], batch - 1)[:batch]]
             ub[st] = rows.gains(candidates[st], m)
             fresh[st] = True
+            if rows.priority is not None:
+                rows.priority[candidates[st]] = ub[st]
         ties = np.flatnonzero(known & (val >= best - tol))
         j = int(ties[rng.integers(ties.size)]) if ties.size > 1 else int(ties[0])
         picks[t] = candidates[j]
         gains[t] = ub[j]
         alive[j] = False
         np.maximum(m, rows.max_over(candidates[j:j + 1]), out=m)
+        if rows.priority is not None:
+            rows.priority[candidates[j]] = -np.inf
         fresh[:] = False
     return picks, gains
 
