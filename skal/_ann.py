@@ -27,6 +27,7 @@ from .neighbors import (
     _EDGE_CHUNK,
     block_rows_for,
     csr_gather_rows,
+    edge_flags,
     iter_row_blocks,
     sample_ball_sizes,
 )
@@ -217,7 +218,7 @@ def ivf_delta_ball_graph(Xn: np.ndarray, delta: float, *, n_cells: int | None = 
         indices[indptr[start]:indptr[stop]] = csr_gather_rows(row_ptr, idx_perm, inv[start:stop])
         start = stop
     del idx_perm, buffer
-    g = sp.csr_matrix((np.ones(indices.size, dtype=bool), indices, indptr), shape=(n, n),
+    g = sp.csr_matrix((edge_flags(indices.size), indices, indptr), shape=(n, n),
                       copy=False)
     g.has_sorted_indices = True
     return g

@@ -232,8 +232,7 @@ def delta_ball_graph(X: np.ndarray, delta: float, *, normalized: bool = False,
         indptr, indices = _mirror_upper(n, indptr, indices)
     if plan is not None:
         indptr, indices = _unpermute_symmetric(plan.perm, indptr, indices)
-    data = np.ones(indices.size, dtype=bool)
-    graph = sp.csr_matrix((data, indices, indptr), shape=(n, n), copy=False)
+    graph = sp.csr_matrix((edge_flags(indices.size), indices, indptr), shape=(n, n), copy=False)
     graph.has_sorted_indices = True
     return graph
 
@@ -279,6 +278,16 @@ def _concat_ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         return np.empty(0, dtype=np.int64)
     shift = starts - np.concatenate([[0], np.cumsum(lengths)[:-1]])
     return np.repeat(shift, lengths) + np.arange(total)
+
+
+def edge_flags(n_edges: int) -> np.ndarray:
+    """The ``data`` of an unweighted CSR graph: ``True`` per edge, stored once.
+
+    A zero-stride read-only view instead of ``n_edges`` bytes: at 250 M edges
+    that is 250 MB less at the peak of a build. SciPy keeps such a view as
+    it is and copies it only in operations that need contiguous data.
+    """
+    return np.broadcast_to(np.True_, (int(n_edges),))
 
 
 def _mirror_upper(n: int, indptr: np.ndarray, indices: np.ndarray):

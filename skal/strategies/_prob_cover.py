@@ -15,6 +15,7 @@ from ..neighbors import (
     block_rows_for,
     csr_gather_rows,
     delta_ball_graph,
+    edge_flags,
     estimate_graph_bytes,
     purity_delta,
     sample_ball_sizes,
@@ -415,7 +416,7 @@ class ProbCover(CoverageStrategyMixin, QueryStrategy):
             ok = np.isin(stored, ball).all() if self.approximate else np.array_equal(stored, ball)
             if not ok:
                 return False
-        g = sp.csr_matrix((np.ones(indices.size, dtype=bool), indices, indptr), shape=(n, n),
+        g = sp.csr_matrix((edge_flags(indices.size), indices, indptr), shape=(n, n),
                           copy=False)
         g.has_sorted_indices = True
         self.graph_, self.delta_, self.purity_error_ = g, delta, purity_error
