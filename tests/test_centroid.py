@@ -53,6 +53,43 @@ def test_scores_by_hand_with_mean_centres():
     np.testing.assert_array_equal(mask, [True] * 6 + [False])
 
 
+def test_proposed_labels_by_hand():
+    # Three classes on a line (label values are strings); a doubted label is
+    # proposed the class of the nearest *other* centre, a kept one keeps its label.
+    X = np.array([[0.0], [1.0], [2.0], [10.0], [11.0], [12.0], [20.0], [21.0], [22.0],
+                  [11.5], [1.5]])
+    X = np.column_stack([X, np.zeros(11)])
+    y = np.array(["a", "a", "a", "b", "b", "b", "c", "c", "c", "c", "c"])
+    f = CentroidFilter("median", normalize=False)
+    mask = f.fit_filter(X, y)
+    np.testing.assert_array_equal(mask, [True] * 9 + [False, False])
+    assert f.proposed_labels_.tolist() == ["a", "a", "a", "b", "b", "b", "c", "c", "c", "b", "a"]
+    # A class under min_class_count is kept unjudged and proposes nothing new.
+    f2 = CentroidFilter("median", normalize=False, min_class_count=4)
+    f2.fit_filter(X[:8], y[:8])
+    assert f2.proposed_labels_.tolist() == y[:8].tolist()
+
+
+def test_relabel_mode_trains_on_the_centroid_proposals():
+    from skal import NoiseAwareActiveLearner, NoisyOracle, RandomSampling
+
+    X, y = load_digits_embeddings(return_X_y=True)
+    learner = NoiseAwareActiveLearner(RandomSampling(), CentroidFilter(), train_on="relabel",
+                                      budget=60, random_state=0)
+    learner.fit_round(X, NoisyOracle(y, noise_rate=0.4, random_state=0))
+    flt = learner.noise_filter_
+    doubted = ~learner.clean_mask_
+    assert doubted.any()
+    # Every doubted label is kept for training with the filter's proposal instead.
+    assert learner.train_idx_.size == learner.labeled_idx_.size
+    given = np.asarray(learner.labels_)
+    proposed = flt.proposed_labels_
+    assert np.all(proposed[~doubted] == given[~doubted])
+    assert np.all(proposed[doubted] != given[doubted])
+    # The proposals fix most of the wrong labels they touch.
+    assert np.mean(proposed[doubted] == y[learner.labeled_idx_][doubted]) > 0.6
+
+
 def test_robust_centre_is_not_dragged_by_wrong_labels():
     # Class 1 has 5 true members far right and 4 wrong labels at the far left;
     # the mean centre moves left enough to keep a wrong label, the median not.

@@ -126,6 +126,10 @@ class NoiseFilter(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
                                 else _check_sample_indices(sample_indices, y.shape[0], n_pool))
         self.classes_, y_enc = np.unique(y, return_inverse=True)
         n_classes = self.classes_.size
+        # Per-label extras a filter may give (proposed labels, clean
+        # probabilities) must never outlive the fit that made them.
+        for extra_attr in ("proposed_labels_", "clean_proba_"):
+            self.__dict__.pop(extra_attr, None)
         if n_classes < 2:
             scores = np.ones(X.shape[0])
             threshold = float("nan")

@@ -6,7 +6,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils._param_validation import StrOptions
 
-from ._base import MIN_CLASS_COUNT, NoiseFilter, row_normalize
+from ._base import MIN_CLASS_COUNT, NoiseFilter, _small_class_mask, row_normalize
 
 __all__ = ["CentroidFilter", "geometric_median"]
 
@@ -85,6 +85,10 @@ class CentroidFilter(NoiseFilter):
     centers_ : ndarray of shape (n_classes, n_features)
         The class centres (in the normalised space when ``normalize=True``).
     clean_mask_ : ndarray of bool
+    proposed_labels_ : ndarray of shape (n_samples,)
+        The label the filter would give each point: the class of the nearest
+        centre for a doubted label, the given label for a kept one. Used by
+        ``NoiseAwareActiveLearner(train_on="relabel")``.
     classes_ : ndarray
 
     Examples
@@ -134,6 +138,12 @@ class CentroidFilter(NoiseFilter):
         rows = np.arange(Z.shape[0])
         own = dist[rows, y].copy()
         dist[rows, y] = np.inf
-        scores = dist.min(axis=1) - own
+        nearest_other = dist.argmin(axis=1)
+        scores = dist[rows, nearest_other] - own
+        keep = scores >= 0.0
         self.centers_ = centers
-        return scores, 0.0, scores >= 0.0
+        # A doubted label's nearest centre belongs to another class: that class
+        # is the filter's proposal (train_on="relabel"); kept labels keep theirs.
+        judged = ~_small_class_mask(y, n_classes, self.min_class_count)
+        self.proposed_labels_ = self.classes_[np.where(keep | ~judged, y, nearest_other)]
+        return scores, 0.0, keep
