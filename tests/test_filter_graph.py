@@ -189,3 +189,71 @@ def test_incremental_knn_lists_equal_fresh_ones():
     G_sub = grown.local_knn_graph(first[:50], 6)
     np.testing.assert_allclose(G_sub.toarray(),
                                PoolView(pool).local_knn_graph(first[:50], 6).toarray())
+
+
+def _two_cliques(n=6):
+    """Two cliques of ``n`` points (self-loops included) joined by one edge."""
+    A = np.zeros((2 * n, 2 * n), dtype=bool)
+    A[:n, :n] = True
+    A[n:, n:] = True
+    A[n - 1, n] = A[n, n - 1] = True
+    X = np.r_[np.tile([1.0, 0.0], (n, 1)), np.tile([0.0, 1.0], (n, 1))]
+    return sp.csr_matrix(A), X
+
+
+def test_pool_graph_walks_the_given_graph():
+    G, X = _two_cliques()
+    idx = np.array([0, 2, 4, 7, 9, 11, 1])
+    y = np.array([0, 0, 0, 1, 1, 1, 1])          # pool point 1 sits in clique 0: wrong label
+    f = GraphFilter(graph="pool", noise_rate=0.2)
+    keep = f.fit_filter(X[idx], y, sample_indices=idx, X_pool=X, pool_graph=G)
+    assert f.graph_used_ == "pool"
+    np.testing.assert_array_equal(keep, [True] * 6 + [False])
+    assert f.votes_[-1].argmax() == 0             # the other labels vote for class 0
+    # Only the labels' two-hop neighbourhood is walked: here the whole pool.
+    assert f.n_nodes_ == 12
+
+
+def test_pool_graph_modes_and_bad_graphs():
+    G, X = _two_cliques()
+    idx = np.array([0, 2, 7, 9])
+    y = np.array([0, 0, 1, 1])
+    # "knn" ignores a given graph; "auto" takes it; "pool" needs one.
+    f = GraphFilter(graph="knn", neighborhood=12)
+    f.fit_filter(X[idx], y, sample_indices=idx, X_pool=X, pool_graph=G)
+    assert f.graph_used_ == "knn"
+    f = GraphFilter(graph="auto")
+    f.fit_filter(X[idx], y, sample_indices=idx, X_pool=X, pool_graph=G)
+    assert f.graph_used_ == "pool"
+    with pytest.raises(ValueError, match="pool_graph"):
+        GraphFilter(graph="pool").fit_filter(X[idx], y, sample_indices=idx, X_pool=X)
+    with pytest.raises(ValueError, match="pool_graph has shape"):
+        GraphFilter(graph="pool").fit_filter(X[idx], y, sample_indices=idx, X_pool=X,
+                                             pool_graph=G[:5, :5])
+    with pytest.raises(TypeError, match="pool_graph must be a scipy sparse"):
+        GraphFilter(graph="pool").fit_filter(X[idx], y, sample_indices=idx, X_pool=X,
+                                             pool_graph=G.toarray())
+    with pytest.raises(ValueError, match="without X_pool"):
+        GraphFilter(graph="pool").fit_filter(X[idx], y, sample_indices=idx, pool_graph=G)
+
+
+def test_learner_hands_probcover_graph_to_the_filter(digits):
+    from skal import NoiseAwareActiveLearner, NoisyOracle, ProbCover
+
+    X, y = digits
+    seen = []
+
+    class Spy(GraphFilter):
+        def fit_filter(self, X, y, *, X_unlabeled=None, sample_indices=None, X_pool=None,
+                       pool_graph=None):
+            seen.append(pool_graph)
+            return super().fit_filter(X, y, X_unlabeled=X_unlabeled, sample_indices=sample_indices,
+                                      X_pool=X_pool, pool_graph=pool_graph)
+
+    learner = NoiseAwareActiveLearner(ProbCover(), Spy(graph="pool"), budget=30, random_state=0)
+    learner.fit_round(X, NoisyOracle(y, noise_rate=0.3, random_state=0))
+    assert seen and all(g is learner.strategy_.graph_ for g in seen)
+    assert learner.noise_filter_.graph_used_ == "pool"
+    # The strategy only hands over the graph of the pool it was built on.
+    assert learner.strategy_.pool_graph(X) is learner.strategy_.graph_
+    assert learner.strategy_.pool_graph(X[:-1].copy()) is None

@@ -137,6 +137,13 @@ def run_filter(est, X: np.ndarray | None) -> None:
         kwargs["sample_indices"] = ledger.idx.copy()
     if wants_pool and "X_pool" in accepted:
         kwargs["X_pool"] = X
+        if getattr(flt, "uses_pool_graph", False) and "pool_graph" in accepted:
+            # The strategy's own graph of this pool (ProbCover's δ-balls), so
+            # the filter walks the neighbourhoods selection used instead of
+            # building a second graph.
+            graph = est.strategy_.pool_graph(X) if hasattr(est.strategy_, "pool_graph") else None
+            if graph is not None:
+                kwargs["pool_graph"] = graph
     decision = np.asarray(flt.fit_filter(ledger.X, ledger.labels_array, **kwargs), dtype=np.float64)
     m = float(est.noise_momentum)
     score = m * ledger.clean_score + (1.0 - m) * decision if m > 0 else decision

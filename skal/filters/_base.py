@@ -67,6 +67,10 @@ class NoiseFilter(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
     uses_pool: bool = False
     #: Whether the filter needs ``sample_indices`` (without the pool).
     uses_sample_indices: bool = False
+    #: Whether the filter can walk a neighbourhood graph of the pool given
+    #: as ``pool_graph`` (the coverage strategy's); it then also receives
+    #: ``pool_graph`` (or ``None``) in ``_fit_filter``.
+    uses_pool_graph: bool = False
     #: Whether ``_fit_filter`` accepts ``scipy.sparse`` CSR matrices.
     accepts_sparse: bool = False
 
@@ -77,7 +81,8 @@ class NoiseFilter(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit_filter(self, X: Any, y: Any, *, X_unlabeled: Any = None,
-                   sample_indices: Any = None, X_pool: Any = None) -> np.ndarray:
+                   sample_indices: Any = None, X_pool: Any = None,
+                   pool_graph: Any = None) -> np.ndarray:
         """Fit the filter and return which labels to keep.
 
         Parameters
@@ -101,6 +106,13 @@ class NoiseFilter(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
             The whole pool, labeled rows included (``X_pool[sample_indices]``
             are the rows of ``X``), for filters with ``uses_pool = True``;
             requires ``sample_indices``. Ignored by the other filters.
+        pool_graph : sparse matrix of shape (n_pool, n_pool), optional
+            A symmetric neighbourhood graph of ``X_pool`` (row ``i`` lists the
+            neighbours of pool point ``i``), e.g. the δ-ball graph the coverage
+            strategy built (:meth:`QueryStrategy.pool_graph
+            <skal.strategies.QueryStrategy.pool_graph>`). Filters with
+            ``uses_pool_graph = True`` walk it instead of building their own;
+            requires ``X_pool``. Ignored by the other filters.
 
         Returns
         -------
@@ -122,6 +134,10 @@ class NoiseFilter(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
                 "pass sample_indices=...)"
             )
         n_pool = X_pool.shape[0] if X_pool is not None else None
+        if pool_graph is not None and self.uses_pool_graph:
+            pool_graph = _check_pool_graph(pool_graph, n_pool)
+        else:
+            pool_graph = None
         self.sample_indices_ = (None if sample_indices is None
                                 else _check_sample_indices(sample_indices, y.shape[0], n_pool))
         self.classes_, y_enc = np.unique(y, return_inverse=True)
@@ -142,6 +158,8 @@ class NoiseFilter(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
                 extra["sample_indices"] = self.sample_indices_
             if self.uses_pool:
                 extra["X_pool"] = X_pool
+            if self.uses_pool_graph:
+                extra["pool_graph"] = pool_graph
             scores, threshold, mask = self._fit_filter(
                 X, y_enc, n_classes, X_unlabeled=X_unlabeled, rng=rng, **extra
             )
@@ -194,10 +212,13 @@ class NoiseFilter(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
         """
 
     def fit(self, X: Any, y: Any, X_unlabeled: Any = None, *, sample_indices: Any = None,
-            X_pool: Any = None) -> NoiseFilter:
+            X_pool: Any = None, pool_graph: Any = None) -> NoiseFilter:
         """Fit the filter (see :meth:`fit_filter`) and return ``self``."""
+        # Subclasses written before pool_graph existed may override fit_filter
+        # without it: pass it only when there is one.
+        extra = {} if pool_graph is None else {"pool_graph": pool_graph}
         self.fit_filter(X, y, X_unlabeled=X_unlabeled, sample_indices=sample_indices,
-                        X_pool=X_pool)
+                        X_pool=X_pool, **extra)
         return self
 
     def transform(self, X: Any):
@@ -261,6 +282,17 @@ def _check_sample_indices(indices: Any, n_samples: int, n_pool: int | None) -> n
     if np.unique(arr).size != arr.size:
         raise ValueError("sample_indices must be unique: each labeled row is one pool point")
     return arr
+
+
+def _check_pool_graph(graph: Any, n_pool: int | None) -> sp.csr_matrix:
+    """A square sparse graph over the pool, as CSR; clear errors otherwise."""
+    if n_pool is None:
+        raise ValueError("pool_graph was given without X_pool: pass the pool it belongs to")
+    if not sp.issparse(graph):
+        raise TypeError(f"pool_graph must be a scipy sparse matrix, got {type(graph).__name__}")
+    if graph.shape != (n_pool, n_pool):
+        raise ValueError(f"pool_graph has shape {graph.shape} but the pool has {n_pool} points")
+    return sp.csr_matrix(graph)
 
 
 def _small_class_mask(y: np.ndarray, n_classes: int, min_class_count: int) -> np.ndarray:

@@ -6,7 +6,7 @@ import numbers
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import NoiseFilter
 from ._pool import PoolView, resolve_pool
@@ -112,6 +112,19 @@ class GraphFilter(NoiseFilter):
         Labels of classes with fewer labels are kept unjudged. Unlike the
         filters that learn from the labels alone, the graph judges a label by
         the pool around it, so by default every label is judged.
+    graph : {"knn", "pool", "auto"}, default="knn"
+        Which graph the walks run on. ``"knn"``: a Gaussian-weighted kNN graph
+        among the ``neighborhood`` pool points around each label, built here
+        (one similarity row per new label against the pool). ``"pool"``: the
+        ``pool_graph`` given to :meth:`fit_filter` -- the coverage strategy's
+        δ-ball graph, which :class:`~skal.NoiseAwareActiveLearner` passes --
+        restricted to the labels' balls and their neighbours' balls (two
+        hops), unweighted: nothing is computed on the features, so a round
+        costs a few CSR lookups on any pool size. ``"auto"``: the pool graph
+        when one is given, else kNN. On the digits the kNN graph flags noise
+        better (noisy-label F1 0.92 against 0.87 at 120 labels, 40 % noise,
+        3 seeds): the δ-balls of ``delta="auto"`` hold a handful of points and
+        leave some labels isolated.
 
     Attributes
     ----------
@@ -125,6 +138,8 @@ class GraphFilter(NoiseFilter):
         Share of the absorbed walks' mass per class (zeros without votes).
     n_nodes_ : int
         Size of the graph the walks ran on.
+    graph_used_ : str
+        ``"knn"`` or ``"pool"``: the graph of the last fit.
     clean_mask_ : ndarray of bool
     classes_ : ndarray
 
@@ -144,6 +159,7 @@ class GraphFilter(NoiseFilter):
 
     uses_unlabeled = True
     uses_pool = True
+    uses_pool_graph = True
     accepts_sparse = True
 
     _parameter_constraints: dict = {
@@ -153,26 +169,39 @@ class GraphFilter(NoiseFilter):
         "max_steps": [Interval(numbers.Integral, 1, None, closed="left")],
         "noise_rate": [Interval(numbers.Real, 0, 0.5, closed="right"), None],
         "min_class_count": [Interval(numbers.Integral, 0, None, closed="left")],
+        "graph": [StrOptions({"auto", "knn", "pool"})],
     }
 
     def __init__(self, n_neighbors=10, *, alpha=0.95, neighborhood=30, max_steps=20,
-                 noise_rate=None, min_class_count=1):
+                 noise_rate=None, min_class_count=1, graph="knn"):
         self.n_neighbors = n_neighbors
         self.alpha = alpha
         self.neighborhood = neighborhood
         self.max_steps = max_steps
         self.noise_rate = noise_rate
         self.min_class_count = min_class_count
+        self.graph = graph
 
-    def _fit_filter(self, X, y, n_classes, *, X_unlabeled, rng, sample_indices, X_pool):
-        pool, positions = resolve_pool(X, X_unlabeled, sample_indices, X_pool)
-        # A pool stacked here from X and X_unlabeled is new at every call (its
-        # rows move as labels are bought): hashing it to find a cache would
-        # cost more than it saves. Pass X_pool with sample_indices to cache.
-        view = cached_view(self, pool) if X_pool is not None else PoolView(pool)
-        nbr_idx, _ = view.neighbors(positions, self.neighborhood)
-        nodes = np.union1d(nbr_idx.ravel(), positions)
-        G = view.local_knn_graph(nodes, self.n_neighbors)
+    def _fit_filter(self, X, y, n_classes, *, X_unlabeled, rng, sample_indices, X_pool,
+                    pool_graph=None):
+        if self.graph == "pool" and pool_graph is None:
+            raise ValueError('GraphFilter(graph="pool") needs pool_graph (with X_pool and '
+                             "sample_indices); NoiseAwareActiveLearner passes the strategy's "
+                             'graph when it has one, or use graph="knn"')
+        if pool_graph is not None and self.graph != "knn":
+            nodes, G = _two_hop_subgraph(pool_graph, sample_indices)
+            positions = sample_indices
+            self.graph_used_ = "pool"
+        else:
+            pool, positions = resolve_pool(X, X_unlabeled, sample_indices, X_pool)
+            # A pool stacked here from X and X_unlabeled is new at every call (its
+            # rows move as labels are bought): hashing it to find a cache would
+            # cost more than it saves. Pass X_pool with sample_indices to cache.
+            view = cached_view(self, pool) if X_pool is not None else PoolView(pool)
+            nbr_idx, _ = view.neighbors(positions, self.neighborhood)
+            nodes = np.union1d(nbr_idx.ravel(), positions)
+            G = view.local_knn_graph(nodes, self.n_neighbors)
+            self.graph_used_ = "knn"
         seeds = np.searchsorted(nodes, positions)
         A = absorbing_votes(G, seeds, alpha=float(self.alpha), max_steps=self.max_steps)
         p, rate, shares = clean_posterior(A, y, n_classes, noise_rate=self.noise_rate)
@@ -187,6 +216,25 @@ class GraphFilter(NoiseFilter):
         state = super().__getstate__()
         state.pop("_pool_cache", None)
         return state
+
+
+def _two_hop_subgraph(graph: sp.csr_matrix, seeds: np.ndarray):
+    """Nodes within two hops of ``seeds`` and the unweighted graph among them.
+
+    Every node keeps a self-loop, so that no node of the subgraph is isolated
+    (the walks need a positive degree everywhere). Unweighted: Gaussian
+    weights on the δ-ball edges gave a lower F1 on the digits (0.84 against
+    0.87).
+    """
+    from ..neighbors import csr_gather_rows
+
+    indptr, indices = graph.indptr, graph.indices
+    one = np.union1d(csr_gather_rows(indptr, indices, np.asarray(seeds, dtype=np.int64)), seeds)
+    nodes = np.union1d(csr_gather_rows(indptr, indices, one), one).astype(np.int64)
+    sub = sp.csr_matrix(graph[nodes][:, nodes], dtype=np.float32)
+    sub = sub.maximum(sub.T).tolil()
+    sub.setdiag(1.0)
+    return nodes, sp.csr_matrix(sub)
 
 
 def cached_view(est, pool) -> PoolView:

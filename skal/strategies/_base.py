@@ -135,6 +135,16 @@ class QueryStrategy(BaseEstimator, metaclass=ABCMeta):
             )
         return check_embeddings(X.astype(np.float32).toarray(), "X")
 
+    def pool_graph(self, X: np.ndarray):
+        """The neighbourhood graph this strategy built for pool ``X``, if any.
+
+        Coverage strategies that build one (ProbCover's δ-ball graph) return
+        it so that a filter can walk the same graph instead of building its
+        own (:class:`~skal.filters.GraphFilter` with ``graph="auto"``).
+        ``None`` when the strategy has no graph, or none for this pool.
+        """
+        return None
+
     # -- persistable per-pool cache -----------------------------------------
     def get_pool_cache(self) -> dict[str, np.ndarray]:
         """The expensive per-pool structures of the last call, as plain arrays.

@@ -319,6 +319,14 @@ class ProbCover(CoverageStrategyMixin, QueryStrategy):
         self._graph_key = key
         return self.graph_
 
+    def pool_graph(self, X: np.ndarray):
+        """The δ-ball graph of pool ``X`` when it is the one cached, else ``None``."""
+        graph = getattr(self, "graph_", None)
+        key = getattr(self, "_graph_key", None)
+        if graph is None or key is None or graph.shape[0] != X.shape[0]:
+            return None
+        return graph if key == (self._pool_key(X),) + self._graph_params() else None
+
     def initial_gain(self, graph, labeled: np.ndarray, covering: np.ndarray) -> np.ndarray:
         """Per-point value of covering it, given the labeled points' coverage."""
         n = graph.shape[0]
