@@ -231,10 +231,12 @@ def _two_hop_subgraph(graph: sp.csr_matrix, seeds: np.ndarray):
     indptr, indices = graph.indptr, graph.indices
     one = np.union1d(csr_gather_rows(indptr, indices, np.asarray(seeds, dtype=np.int64)), seeds)
     nodes = np.union1d(csr_gather_rows(indptr, indices, one), one).astype(np.int64)
-    sub = sp.csr_matrix(graph[nodes][:, nodes], dtype=np.float32)
-    sub = sub.maximum(sub.T).tolil()
-    sub.setdiag(1.0)
-    return nodes, sp.csr_matrix(sub)
+    sub = graph[nodes][:, nodes]
+    if (sub != sub.T).nnz:          # a graph given by hand may be one-sided
+        sub = sub.maximum(sub.T)
+    sub = sp.csr_matrix(sub + sp.identity(nodes.size, format="csr"), dtype=np.float32)
+    sub.data[:] = 1.0               # self-loops the graph already had are not doubled
+    return nodes, sub
 
 
 def cached_view(est, pool) -> PoolView:
