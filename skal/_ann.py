@@ -139,7 +139,8 @@ def ivf_delta_ball_graph(Xn: np.ndarray, delta: float, *, n_cells: int | None = 
     pair = sp.csr_matrix((np.ones(probes.size, dtype=bool),
                           (np.repeat(np.arange(n_cells), n_probe), probes.ravel())),
                          shape=(n_cells, n_cells))
-    pair = (pair + pair.T).tocsr()
+    # Each cell is compared with itself, whatever the centroid ranking says.
+    pair = (pair + pair.T + sp.identity(n_cells, dtype=bool, format="csr")).tocsr()
     pair.sort_indices()
 
     from .strategies._screen import ScreenedTiles, exact_within
@@ -167,15 +168,21 @@ def ivf_delta_ball_graph(Xn: np.ndarray, delta: float, *, n_cells: int | None = 
         if qa.size == 0:
             continue
         nb = pair.indices[pair.indptr[a]:pair.indptr[a + 1]]
-        cand = order[np.concatenate([np.arange(starts[b], starts[b + 1]) for b in nb])]
+        # Candidates in ascending pool order: the row-major nonzeros of each
+        # tile then come out as sorted CSR rows, with no sort afterwards.
+        cand = np.sort(order[np.concatenate([np.arange(starts[b], starts[b + 1]) for b in nb])])
+        own = np.searchsorted(cand, qa)       # the cell probes itself (pair has its diagonal)
         Xc = Xn[cand]
+        zero_cols = np.isin(cand, zero) if zero.size else None
         rows_l, cols_l = [], []
         # Cells are uneven; tile the query rows so one product stays ~256 MiB.
         for sl in iter_row_blocks(qa.size, block_rows_for(cand.size)):
             S = Xn[qa[sl]] @ Xc.T
             if zero.size:  # zero rows are always measured in float64
-                S[:, np.isin(cand, zero)] = screen.mid
+                S[:, zero_cols] = screen.mid
                 S[np.isin(qa[sl], zero)] = screen.mid
+            # Every point is in its own ball by definition, whatever rounding says.
+            S[np.arange(S.shape[0]), own[sl]] = 2.0
             r, c = np.nonzero(S > screen.lo)
             keep = S[r, c] > screen.hi
             band = np.flatnonzero(~keep)
@@ -184,16 +191,7 @@ def ivf_delta_ball_graph(Xn: np.ndarray, delta: float, *, n_cells: int | None = 
             rows_l.append(r[keep] + sl.start)
             cols_l.append(c[keep])
         rows = np.concatenate(rows_l)
-        cols = np.concatenate(cols_l)
-        gcols = cand[cols]
-        # Every point is in its own ball by definition, whatever rounding says.
-        rows = np.concatenate([rows, np.arange(qa.size)])
-        gcols = np.concatenate([gcols, qa])
-        o = np.lexsort((gcols, rows))
-        rows, gcols = rows[o], gcols[o]
-        dup = np.zeros(rows.size, dtype=bool)
-        dup[1:] = (rows[1:] == rows[:-1]) & (gcols[1:] == gcols[:-1])
-        rows, gcols = rows[~dup], gcols[~dup]
+        gcols = cand[np.concatenate(cols_l)]
         row_ptr[starts[a] + 1: starts[a + 1] + 1] = np.bincount(rows, minlength=qa.size)
         if nnz + gcols.size > buffer.size:
             grown = np.empty(max(nnz + gcols.size, int(buffer.size * 1.5)), dtype=idx_dtype)

@@ -158,6 +158,10 @@ def test_approximate_graph_is_exact_subgraph(blobs):
     assert (approx != approx.T).nnz == 0
     assert (approx > exact).nnz == 0  # never an edge the exact graph lacks
     assert approx.diagonal().all()
+    # Rows come out sorted and without duplicates (the CSR says so: has_sorted_indices).
+    within_row = np.ones(approx.nnz, dtype=bool)
+    within_row[approx.indptr[1:-1]] = False
+    assert np.all(np.diff(approx.indices.astype(np.int64))[within_row[1:]] > 0)
     full = ivf_delta_ball_graph(Xn, 0.7, n_cells=12, n_probe=12, random_state=0,
                                 backend="numpy")
     assert (full != exact).nnz == 0
