@@ -172,12 +172,17 @@ def test_kept_front_runner_rows_give_the_dense_greedy(n_lab, monkeypatch):
     rng = np.random.default_rng(11)
     X = rng.normal(size=(5, 4))[rng.integers(0, 5, 600)] + 0.6 * rng.normal(size=(600, 4))
     labeled = rng.choice(600, size=n_lab, replace=False)
-    # Room for 40 rows, far from the dense 600 x 600 kernel: only the
+    # Room for 400 rows, short of the dense 600 x 600 kernel: only the
     # front-runners' rows are kept, the others are recomputed when needed.
-    budget_bytes = 40 * 600 * np.dtype(np.float64).itemsize
+    budget_bytes = 400 * 600 * np.dtype(np.float64).itemsize
     s = MaxHerding(bandwidth=1.1, cache_bytes=budget_bytes, block_rows=64, random_state=0)
     picks = s.select(X, 15, labeled=labeled)
     check_is_greedy(dense_kernel(X, 1.1), picks, s.gains_, labeled, labeled, 0.0)
-    assert kept and 0 < kept[0] <= 40
+    assert kept and 0 < kept[0] <= 400
     plain = MaxHerding(bandwidth=1.1, cache_bytes=0, block_rows=64, random_state=0)
     np.testing.assert_array_equal(picks, plain.select(X, 15, labeled=labeled))
+    # Room for a sixth of the candidates: nothing is kept (it would not pay).
+    small = MaxHerding(bandwidth=1.1, cache_bytes=budget_bytes // 4, block_rows=64,
+                       random_state=0)
+    np.testing.assert_array_equal(picks, small.select(X, 15, labeled=labeled))
+    assert kept[-1] == 0

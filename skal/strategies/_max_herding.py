@@ -123,7 +123,11 @@ class _KernelRows:
         if self.torch is not None or self.K is not None or n == 0:
             return 0
         h = min(np.asarray(idx).size, self.cache_bytes // (n * self.X.dtype.itemsize))
-        if h <= 0:
+        # On overlapping clusters the lazy greedy ends up re-evaluating nearly
+        # every candidate a few times: kept rows pay when they are most of
+        # them (20k x 512: 23.9 s -> 16.1 s with 65 % kept), not when they
+        # are a tenth (50k x 512: no faster, 1 GiB more memory).
+        if h <= 0 or 2 * h < np.asarray(idx).size:
             return 0
         keep = np.asarray(idx[:h], dtype=np.int64)
         self.hot_K = np.empty((h, n), dtype=self.X.dtype)
