@@ -31,15 +31,17 @@ def recommended_learner(noise_filter=None, *, random_state=None, **params) -> No
     """The recommended default: ProbCover (δ by the purity heuristic) + NAS with a centroid filter.
 
     Chosen on the digits with the NAS paper's protocol (see
-    ``docs/benchmarks/nas_protocol.md``): the filter steers selection and
-    cleans the training set (``train_on="clean"``), and the reference's
+    ``docs/benchmarks/nas_protocol.md``): the filter steers selection, and the
+    probe trains on the kept labels plus the filter's proposed label for each
+    doubted one (``train_on="relabel"``: the class of the nearest robust
+    centre), and the reference's
     adaptive noise dropout (``noise_dropout="auto"``) lets a few doubted labels
     keep covering so that a wrong doubt does not pull the budget back to one
     region for ever.
     """
     return NoiseAwareActiveLearner(
         ProbCover(delta="auto"), CentroidFilter() if noise_filter is None else noise_filter,
-        train_on="clean", noise_dropout="auto", random_state=random_state, **params)
+        train_on="relabel", noise_dropout="auto", random_state=random_state, **params)
 
 
 def _methods(filter_name: str) -> dict[str, Callable[[int], NoiseAwareActiveLearner]]:
@@ -51,7 +53,8 @@ def _methods(filter_name: str) -> dict[str, Callable[[int], NoiseAwareActiveLear
         # The filter cleans the training set only: what NAS selection adds is
         # the difference to the next column.
         f"ProbCover+{tag}": lambda seed: NoiseAwareActiveLearner(
-            ProbCover(), make_filter(), noise_aware=False, random_state=seed),
+            ProbCover(), make_filter(), noise_aware=False, train_on="relabel",
+            random_state=seed),
         f"NAS({tag})": lambda seed: recommended_learner(make_filter(), random_state=seed),
     }
 
