@@ -3,8 +3,11 @@
 Every workload runs in a fresh subprocess, so its time is the first call a
 user pays (imports excluded) and its peak RSS is its own. For each one the
 script records the wall and CPU time of the call and of its stages (δ, graph
-or kernel, greedy), the peak resident memory (``resource.getrusage``) and the
-peak of NumPy/Python allocations (``tracemalloc``), the machine load
+or kernel, greedy), the peak resident memory (``resource.getrusage``), with
+``--tracemalloc`` also the peak of NumPy/Python allocations (``tracemalloc``
+traces every allocation and slows the call: at pc-10k 0.20-0.23 s untraced,
+0.31-0.34 s traced, so it is off by default and the timed peer never runs under it),
+the machine load
 (``os.getloadavg``), the float32 matrix-product rate measured in the same
 process right after (the "matmul floor": the half Gram matrix ``N^2 d``
 multiply-adds at that rate), and, in the same process on the same data, a
@@ -233,7 +236,8 @@ def machine_info() -> dict:
     return info
 
 
-def run_workload(name: str, *, naive: bool, skactiveml: bool, seed: int) -> dict:
+def run_workload(name: str, *, naive: bool, skactiveml: bool, seed: int,
+                 trace: bool = False) -> dict:
     kind, n, d, budget, clusters, delta_spec = WORKLOADS[name]
     row = {"workload": name, "strategy": kind, "N": n, "d": d, "B": budget,
            "clusters": clusters, "load_before": round(os.getloadavg()[0], 2)}
@@ -242,8 +246,9 @@ def run_workload(name: str, *, naive: bool, skactiveml: bool, seed: int) -> dict
     # Import before the clock starts: importing torch/sklearn is not strategy time.
     import skal.strategies  # noqa: F401
     import skal.strategies._prob_cover as pc_mod
-    tracemalloc.start()
-    tracemalloc.reset_peak()
+    if trace:
+        tracemalloc.start()
+        tracemalloc.reset_peak()
     t_all = time.perf_counter()
     # CPU seconds of this process: on a shared, loaded machine wall time
     # inflates with the load while CPU time does not.
@@ -295,8 +300,9 @@ def run_workload(name: str, *, naive: bool, skactiveml: bool, seed: int) -> dict
     row["cpu_total"] = round(time.process_time() - cpu_all, 3)
     if kind.startswith("probcover"):
         row["t_greedy"] = round(row["t_total"] - row["t_delta"] - row.get("t_graph", 0.0), 3)
-    row["tracemalloc_peak_mb"] = round(tracemalloc.get_traced_memory()[1] / 2**20, 1)
-    tracemalloc.stop()
+    if trace:
+        row["tracemalloc_peak_mb"] = round(tracemalloc.get_traced_memory()[1] / 2**20, 1)
+        tracemalloc.stop()
     row["peak_rss_mb"] = round(_peak_rss_mb(), 1)
     assert len(set(map(int, picks))) == budget
 
@@ -369,12 +375,15 @@ def main(argv=None):
     p.add_argument("--no-naive", action="store_true", help="skip the dense naive baselines")
     p.add_argument("--no-skactiveml", action="store_true", help="skip scikit-activeml")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--tracemalloc", action="store_true",
+                   help="also record tracemalloc's peak (slows skal's timed call)")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
 
     if args.worker:
         row = run_workload(args.worker, naive=not args.no_naive,
-                           skactiveml=not args.no_skactiveml, seed=args.seed)
+                           skactiveml=not args.no_skactiveml, seed=args.seed,
+                           trace=args.tracemalloc)
         print("RESULT " + json.dumps(row))
         # Also kept on disk, so a row survives a parent that was stopped.
         os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
@@ -399,6 +408,7 @@ def main(argv=None):
                    "--seed", str(args.seed)]
             cmd += ["--no-naive"] if args.no_naive else []
             cmd += ["--no-skactiveml"] if args.no_skactiveml else []
+            cmd += ["--tracemalloc"] if args.tracemalloc else []
             proc = subprocess.run(cmd, capture_output=True, text=True)
             line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
             if proc.returncode or not line:
