@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from sklearn.linear_model import LogisticRegression
@@ -90,14 +90,19 @@ def _check_picks(picks, X, budget, labeled):
     assert picks.dtype == np.int64 and picks.shape == (int(budget),)
     assert np.unique(picks).size == picks.size
     assert picks.min() >= 0 and picks.max() < X.shape[0]
-    lab = np.asarray(labeled if labeled is not None else [], dtype=np.int64)
+    lab = np.asarray(labeled if labeled is not None else [])
+    # A boolean array is a mask over the pool, as the strategies read it.
+    lab = np.flatnonzero(lab) if lab.dtype == bool else lab.astype(np.int64)
     assert not np.isin(picks, lab).any()
 
 
 @pytest.mark.parametrize("make", STRATEGIES + MODEL_STRATEGIES,
-                         ids=lambda m: type(m()).__name__ + str(id(m) % 97))
+                         ids=[f"{type(m()).__name__}-{i}"
+                              for i, m in enumerate(STRATEGIES + MODEL_STRATEGIES)])
 @FUZZ
 @given(X=matrices(), budget=budgets, labeled=index_args, covering=index_args)
+# A boolean ``labeled`` is a mask: point 0 is labeled, only point 1 may be picked.
+@example(X=np.zeros((2, 1)), budget=1, labeled=np.array([True, False]), covering=None)
 def test_strategy_select(make, X, budget, labeled, covering):
     strategy = make()
     estimator = None
