@@ -163,8 +163,8 @@ def test_kept_front_runner_rows_give_the_dense_greedy(n_lab, monkeypatch):
     kept = []
     real = mh._KernelRows.pin_rows
 
-    def spy(self, idx):
-        h = real(self, idx)
+    def spy(self, idx, priority):
+        h = real(self, idx, priority)
         kept.append(h)
         return h
 

@@ -57,8 +57,8 @@ class _KernelRows:
         self.hot_pos = None
         self.hot_owner = None
         # Pool-length "how likely is this row to be asked for again" (the lazy
-        # greedy's upper bounds, -inf once picked); decides which kept row a
-        # freshly computed one replaces.
+        # greedy's upper bounds, -inf once picked), set when rows are kept;
+        # decides which kept row a freshly computed one replaces.
         self.priority = None
         if self.torch is None and n * n * X.dtype.itemsize <= cache_bytes:
             # Small pools: the dense kernel fits the user's cache budget, so
@@ -108,7 +108,7 @@ class _KernelRows:
         self.hot_owner[victims] = idx[order]
         self.hot_pos[idx[order]] = victims
 
-    def pin_rows(self, idx: np.ndarray) -> int:
+    def pin_rows(self, idx: np.ndarray, priority: np.ndarray) -> int:
         """Compute the rows of ``idx`` once and keep them, within ``cache_bytes``.
 
         The lazy greedy re-evaluates the same few thousand front-runners after
@@ -116,8 +116,9 @@ class _KernelRows:
         instead of a product and an ``exp`` over the whole pool. Rows are
         kept in the order given (most promising first) until the budget is
         spent; rows computed later replace the least promising kept ones
-        (:meth:`_keep`). NumPy path without a dense kernel only; returns the
-        number of rows kept.
+        (:meth:`_keep`), judged by ``priority`` (pool-length; the caller
+        updates it in place as its bounds change). NumPy path without a dense
+        kernel only; returns the number of rows kept.
         """
         n = self.X.shape[0]
         if self.torch is not None or self.K is not None or n == 0:
@@ -138,8 +139,7 @@ class _KernelRows:
         self.hot_pos = np.full(n, -1, dtype=np.int64)
         self.hot_pos[keep] = np.arange(h)
         self.hot_owner = keep.copy()
-        if self.priority is None:
-            self.priority = np.zeros(n, dtype=np.float64)
+        self.priority = priority
         return h
 
     def _block_torch(self, idx):
@@ -255,9 +255,9 @@ def lazy_greedy_herding(rows: _KernelRows, m: np.ndarray, candidates: np.ndarray
         ub = rows.all_gains_symmetric(m)[candidates] * (1.0 + _SYMMETRIC_UB_SLACK)
         fresh = np.zeros(candidates.size, dtype=bool)
         # Submodularity keeps the front-runners in front: keep their rows.
-        rows.priority = np.full(n, -np.inf)
-        rows.priority[candidates] = ub
-        rows.pin_rows(candidates[np.argsort(-ub, kind="stable")])
+        priority = np.full(n, -np.inf)
+        priority[candidates] = ub
+        rows.pin_rows(candidates[np.argsort(-ub, kind="stable")], priority)
     else:
         ub = rows.gains(candidates, m)
         fresh = np.ones(candidates.size, dtype=bool)
