@@ -120,9 +120,9 @@ def delta_ball_graph(X: np.ndarray, delta: float, *, normalized: bool = False,
         ``"cuda"``, ``"cuda:1"``, ``"auto"``) runs the tile products in torch there.
     half : bool or "auto", default="auto"
         Compute only the upper-triangle tiles (the relation is symmetric) and
-        mirror them: half the products, but the graph is briefly held about
-        twice. ``"auto"`` does so while the estimated graph is under 1 GiB and
-        builds row by row into a single buffer above that.
+        mirror them inside the same buffer: half the products, and the graph
+        is held once (``_mirror_upper``). ``False`` computes every row whole
+        (twice the products; kept as a reference path). ``"auto"`` is ``True``.
     expected_edges : float, optional
         An estimate of the edge count (e.g. from :func:`estimate_graph_bytes`)
         used to size the index buffer; sampled here when not given.
@@ -174,7 +174,7 @@ def delta_ball_graph(X: np.ndarray, delta: float, *, normalized: bool = False,
     else:
         est_edges = n * 8.0
     if half == "auto":
-        half = est_edges * (idx_dtype(0).itemsize + 1) < _HALF_BUILD_MAX_BYTES
+        half = True
     from .strategies._screen import ScreenedTiles, have_fast_bf16
 
     if screen == "auto":
@@ -204,32 +204,31 @@ def delta_ball_graph(X: np.ndarray, delta: float, *, normalized: bool = False,
         from tqdm.auto import tqdm
 
         blocks = tqdm(blocks, desc="delta-ball graph", unit="tile")
-    indptr = np.zeros(n + 1, dtype=np.int64)
-    capacity = (est_edges + n) / 2 if half else est_edges
-    buffer = np.empty(int(capacity * 1.1) + n, dtype=idx_dtype)
+    counts_all = np.zeros(n, dtype=np.int64)
+    # Sized for the whole graph even in the half build, which mirrors in place:
+    # pages never written are never mapped, so this costs nothing extra.
+    buffer = np.empty(int(est_edges * 1.1) + n, dtype=idx_dtype)
     nnz = 0
     for sl, t in blocks:
         col_idx = None if t is None else plan.columns(t)
         cols, counts = tiles.edges(sl, upper=bool(half), col_idx=col_idx)
-        indptr[sl.start + 1: sl.stop + 1] = counts
+        counts_all[sl] = counts
         if nnz + cols.size > buffer.size:
-            grown = np.empty(max(nnz + cols.size, int(buffer.size * 1.5)), dtype=idx_dtype)
-            grown[:nnz] = buffer[:nnz]
-            buffer = grown
+            # realloc remaps a large block instead of copying it: no double peak.
+            buffer.resize(max(nnz + cols.size, int(buffer.size * 1.5)), refcheck=False)
         buffer[nnz:nnz + cols.size] = cols
         nnz += cols.size
         del cols
-    np.cumsum(indptr, out=indptr)
-    # Give the unused tail of the buffer back (an in-place realloc shrinks
-    # the mapping) instead of keeping it alive behind a view.
-    try:
-        buffer.resize(nnz, refcheck=False)
-        indices = buffer
-    except ValueError:
-        indices = buffer[:nnz]
-    del buffer
     if half:
-        indptr, indices = _mirror_upper(n, indptr, indices)
+        indptr, indices = _mirror_upper(buffer, counts_all)
+    else:
+        indptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(counts_all, out=indptr[1:])
+        # Give the unused tail of the buffer back (an in-place realloc shrinks
+        # the mapping) instead of keeping it alive behind a view.
+        buffer.resize(max(nnz, 1), refcheck=False)
+        indices = buffer[:nnz] if buffer.size != nnz else buffer
+    del buffer
     if plan is not None:
         indptr, indices = _unpermute_symmetric(plan.perm, indptr, indices)
     graph = sp.csr_matrix((edge_flags(indices.size), indices, indptr), shape=(n, n), copy=False)
@@ -239,9 +238,6 @@ def delta_ball_graph(X: np.ndarray, delta: float, *, normalized: bool = False,
 
 # Pools above this size get block pruning in delta_ball_graph(prune="auto").
 _PRUNE_MIN = 4_096
-# Largest estimated graph (bytes) for which delta_ball_graph(half="auto")
-# computes only the upper-triangle tiles and mirrors them.
-_HALF_BUILD_MAX_BYTES = 2**30
 
 
 def _unpermute_symmetric(perm: np.ndarray, indptr: np.ndarray, indices: np.ndarray):
@@ -290,34 +286,85 @@ def edge_flags(n_edges: int) -> np.ndarray:
     return np.broadcast_to(np.True_, (int(n_edges),))
 
 
-def _mirror_upper(n: int, indptr: np.ndarray, indices: np.ndarray):
-    """Full symmetric CSR from its upper triangle (diagonal included, sorted rows).
+def _mirror_upper(buffer: np.ndarray, up_counts: np.ndarray):
+    """Full symmetric CSR from its upper triangle, built inside the triangle's own buffer.
 
-    Row ``r`` of the result is the strictly-lower part (column ``r`` of the
-    upper triangle, found by scipy's O(E) CSR-to-CSC conversion) followed by
-    row ``r`` of the upper triangle, so the rows stay sorted.
+    ``buffer`` holds the upper-triangle rows (diagonal first, sorted) back to
+    back at its front, row ``r`` having ``up_counts[r]`` entries, and is large
+    enough for the full graph (it is grown otherwise). Row ``r`` of the result
+    is its strictly-lower part (column ``r`` of the upper triangle) followed
+    by its upper part, so rows stay sorted.
+
+    One pass over row chunks, from the last to the first: a chunk's upper
+    rows are copied out (a contiguous slice), written to their final places,
+    and transposed (scipy's O(E) CSR-to-CSC conversion) into the ends of the
+    lower parts of the rows after them. Every write lands at or after the
+    chunk's own start, so no upper row that is still to be read is
+    overwritten: the graph is held once, plus chunk temporaries of a few
+    tens of MB.
+
+    Returns
+    -------
+    indptr : ndarray of int64, shape (n + 1,)
+    indices : ndarray, ``buffer`` itself, trimmed to the edge count
     """
-    upper = sp.csr_matrix((np.ones(indices.size, dtype=bool), indices, indptr),
-                          shape=(n, n), copy=False)
-    by_col = upper.tocsc()
-    lo_ptr, lo_idx = by_col.indptr, by_col.indices
-    del by_col, upper
-    # Column r of the upper triangle ends with its diagonal entry: drop it.
-    len_low = np.diff(lo_ptr) - 1
-    len_up = np.diff(indptr)
-    out_ptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(len_low + len_up, out=out_ptr[1:])
-    out = np.empty(int(out_ptr[-1]), dtype=indices.dtype)
-    start = 0
-    while start < n:
-        stop = int(np.searchsorted(out_ptr, out_ptr[start] + _EDGE_CHUNK, side="right")) - 1
-        stop = min(max(stop, start + 1), n)
+    n = up_counts.size
+    up_counts = up_counts.astype(np.int64, copy=False)
+    up_ptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(up_counts, out=up_ptr[1:])
+    n_upper = int(up_ptr[-1])
+    # Column counts of the upper triangle, less the diagonal: the lower lengths.
+    low = np.zeros(n, dtype=np.int64)
+    for s in range(0, n_upper, _EDGE_CHUNK):
+        low += np.bincount(buffer[s:min(n_upper, s + _EDGE_CHUNK)], minlength=n)
+    low -= 1
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(low + up_counts, out=indptr[1:])
+    total = int(indptr[-1])
+    if buffer.size < total:
+        buffer.resize(total, refcheck=False)
+    up_dst = indptr[:-1] + low  # final start of each row's upper part (>= up_ptr)
+    low_end = up_dst.copy()  # lower parts fill from their ends, highest rows first
+    long_rows = n_upper >= 256 * n  # then a Python loop of slice copies is cheaper
+    for start, stop in reversed(_edge_chunks(up_ptr)):
         rs = slice(start, stop)
-        out[_concat_ranges(out_ptr[rs], len_low[rs])] = lo_idx[_concat_ranges(lo_ptr[rs], len_low[rs])]
-        out[_concat_ranges(out_ptr[rs] + len_low[rs], len_up[rs])] = \
-            indices[_concat_ranges(indptr[rs], len_up[rs])]
+        base = int(up_ptr[start])
+        chunk = buffer[base:int(up_ptr[stop])].copy()
+        if long_rows:
+            for r in range(start, stop):
+                a, b = int(up_ptr[r]) - base, int(up_ptr[r + 1]) - base
+                buffer[up_dst[r]:up_dst[r] + (b - a)] = chunk[a:b]
+        else:
+            buffer[_concat_ranges(up_dst[rs], up_counts[rs])] = chunk
+        # The chunk's rows without their diagonal entries, transposed: column
+        # c lists (ascending) the chunk's rows below c.
+        keep = np.ones(chunk.size, dtype=bool)
+        keep[up_ptr[start:stop] - base] = False
+        strict = chunk[keep]
+        del chunk, keep
+        ptr = up_ptr[start:stop + 1] - base - np.arange(stop - start + 1)
+        t = sp.csr_matrix((np.ones(strict.size, dtype=bool), strict, ptr),
+                          shape=(stop - start, n), copy=False).tocsc()
+        per_col = np.diff(t.indptr).astype(np.int64)
+        low_end -= per_col
+        buffer[_concat_ranges(low_end, per_col)] = t.indices + buffer.dtype.type(start)
+        del strict, t
+    if buffer.size > total:
+        buffer.resize(total, refcheck=False)  # shrinking remaps, nothing is copied
+    return indptr, buffer
+
+
+def _edge_chunks(ptr: np.ndarray, chunk_edges: int | None = None) -> list[tuple[int, int]]:
+    """Consecutive row ranges of a CSR ``ptr`` holding about ``chunk_edges`` edges each."""
+    chunk_edges = _EDGE_CHUNK if chunk_edges is None else chunk_edges
+    n = ptr.size - 1
+    out, start = [], 0
+    while start < n:
+        stop = int(np.searchsorted(ptr, ptr[start] + chunk_edges, side="right")) - 1
+        stop = min(max(stop, start + 1), n)
+        out.append((start, stop))
         start = stop
-    return out_ptr, out
+    return out
 
 
 def csr_gather_rows(indptr: np.ndarray, indices: np.ndarray, rows: np.ndarray) -> np.ndarray:

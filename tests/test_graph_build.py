@@ -33,3 +33,22 @@ def test_torch_path_matches_numpy(half):
 def test_bad_half():
     with pytest.raises(ValueError, match="half"):
         delta_ball_graph(np.eye(3), 0.5, half="sometimes")
+
+
+@pytest.mark.parametrize("delta", [0.3, 1.0, 2.5])  # short rows, medium, every pair (long rows)
+@pytest.mark.parametrize("expected_edges", [None, 1.0, 1e7])  # sampled, far too low, far too high
+def test_in_place_mirror_across_many_chunks(monkeypatch, delta, expected_edges):
+    # Tiny chunks make the in-place mirror run many descending passes, where
+    # a write landing on an upper row not yet read would show as a wrong edge.
+    import skal.neighbors as nb
+
+    monkeypatch.setattr(nb, "_EDGE_CHUNK", 97)
+    X = unit_normalize(np.random.default_rng(3).normal(size=(400, 3)))
+    D = np.sqrt(((X[:, None].astype(np.float64) - X[None]) ** 2).sum(-1))
+    A = D < delta
+    np.fill_diagonal(A, True)
+    G = delta_ball_graph(X, delta, normalized=True, half=True, block_rows=23,
+                         expected_edges=expected_edges)
+    assert G.nnz == A.sum() and G.indices.size == G.nnz
+    assert np.array_equal(G.toarray(), A)
+    assert all(np.all(np.diff(G.indices[G.indptr[r]:G.indptr[r + 1]]) > 0) for r in range(400))
