@@ -7,11 +7,13 @@ import scipy.sparse as sp
 from sklearn.utils._param_validation import StrOptions
 
 from ._base import MIN_CLASS_COUNT, NoiseFilter, _small_class_mask, row_normalize
+from ._calibration import channel_calibrated_clean_proba
 
 __all__ = ["CentroidFilter", "geometric_median"]
 
 
-def geometric_median(X: np.ndarray, *, max_iter: int = 100, tol: float = 1e-7) -> np.ndarray:
+def geometric_median(X: np.ndarray, *, max_iter: int = 100, tol: float = 1e-7,
+                     init: np.ndarray | None = None) -> np.ndarray:
     """Point minimising the sum of Euclidean distances to the rows of ``X``.
 
     Weiszfeld's iteration, started at the coordinate-wise median. Unlike the
@@ -24,6 +26,10 @@ def geometric_median(X: np.ndarray, *, max_iter: int = 100, tol: float = 1e-7) -
     max_iter : int, default=100
     tol : float, default=1e-7
         Stop when the centre moves less than ``tol`` (relative to the data scale).
+    init : ndarray of shape (n_features,), optional
+        Starting point (default: the coordinate-wise median, or the mean for
+        sparse input); a nearby answer, e.g. the median of a superset, saves
+        iterations.
 
     Returns
     -------
@@ -33,12 +39,12 @@ def geometric_median(X: np.ndarray, *, max_iter: int = 100, tol: float = 1e-7) -
         X = sp.csr_matrix(X, dtype=np.float64)
         # The coordinate-wise median of a sparse matrix is not cheap; the mean
         # is an equally valid start for Weiszfeld's iteration.
-        z = np.asarray(X.mean(axis=0)).ravel()
+        z = np.asarray(X.mean(axis=0)).ravel() if init is None else np.asarray(init, np.float64)
         x_sq = np.asarray(X.multiply(X).sum(axis=1)).ravel()
         scale = max(float(abs(X).max()), 1e-12) if X.nnz else 1e-12
     else:
         X = np.asarray(X, dtype=np.float64)
-        z = np.median(X, axis=0)
+        z = np.median(X, axis=0) if init is None else np.asarray(init, dtype=np.float64)
         x_sq = np.einsum("ij,ij->i", X, X)
         scale = max(float(np.abs(X).max()), 1e-12)
     for _ in range(max_iter):
@@ -89,6 +95,17 @@ class CentroidFilter(NoiseFilter):
         The label the filter would give each point: the class of the nearest
         centre for a doubted label, the given label for a kept one. Used by
         ``NoiseAwareActiveLearner(train_on="relabel")``.
+    clean_proba_ : ndarray of shape (n_samples,)
+        Probability that each label is right: a softmax over minus the squared
+        centre distances, through the symmetric noisy channel, with its
+        temperature and noise rate fitted by likelihood on the given labels
+        (:func:`~skal.filters._calibration.channel_calibrated_clean_proba`);
+        1 for labels of classes too small to judge. Used by
+        ``NoiseAwareActiveLearner(train_on="weighted")``.
+    noise_rate_ : float
+        The fitted noise rate of that model.
+    temperature_ : float
+        The fitted softmax temperature.
     classes_ : ndarray
 
     Examples
@@ -146,4 +163,31 @@ class CentroidFilter(NoiseFilter):
         # is the filter's proposal (train_on="relabel"); kept labels keep theirs.
         judged = ~_small_class_mask(y, n_classes, self.min_class_count)
         self.proposed_labels_ = self.classes_[np.where(keep | ~judged, y, nearest_other)]
+        # Minus the squared distance is the log-density of an isotropic
+        # Gaussian class; its temperature and the annotator's noise rate are
+        # fitted on the given labels (train_on="weighted" reads the result).
+        # A label's own centre is taken without it (leave-one-out): with a
+        # few labels per class the centre sits close to each of its members,
+        # and the fit would read every label as confirmed.
+        dist[rows, y] = self._own_distance_without(Z, y, centers, judged, own)
+        self.clean_proba_, self.noise_rate_, self.temperature_ = \
+            channel_calibrated_clean_proba(-dist**2, y, judged)
         return scores, 0.0, keep
+
+    def _own_distance_without(self, Z, y, centers, judged, own):
+        """Distance of each judged row to its class's centre computed without that row."""
+        out = own.copy()
+        for i in np.flatnonzero(judged):
+            others = np.flatnonzero(y == y[i])
+            others = others[others != i]
+            members = Z[others]
+            if self.center == "mean":
+                c = np.asarray(members.mean(axis=0)).ravel()
+            elif self.center == "median":
+                dense = members.toarray() if sp.issparse(members) else members
+                c = np.median(dense, axis=0)
+            else:
+                c = geometric_median(members, init=centers[y[i]])
+            zi = Z[i].toarray().ravel() if sp.issparse(Z) else Z[i]
+            out[i] = float(np.linalg.norm(zi - c))
+        return out
