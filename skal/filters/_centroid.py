@@ -175,19 +175,58 @@ class CentroidFilter(NoiseFilter):
         return scores, 0.0, keep
 
     def _own_distance_without(self, Z, y, centers, judged, own):
-        """Distance of each judged row to its class's centre computed without that row."""
+        """Distance of each judged row to its class's centre computed without that row.
+
+        Only classes of at most ``_LOO_MAX_CLASS`` labels: in a larger class one
+        label moves the centre by O(1/n) and its own distance is used as it is.
+        """
         out = own.copy()
-        for i in np.flatnonzero(judged):
-            others = np.flatnonzero(y == y[i])
-            others = others[others != i]
-            members = Z[others]
+        for c in np.unique(y[judged]):
+            members = np.flatnonzero(y == c)
+            if members.size > _LOO_MAX_CLASS or members.size < 2:
+                continue
+            M = Z[members]
             if self.center == "mean":
-                c = np.asarray(members.mean(axis=0)).ravel()
+                loo = (members.size * centers[c][None, :] - _dense(M)) / (members.size - 1)
             elif self.center == "median":
-                dense = members.toarray() if sp.issparse(members) else members
-                c = np.median(dense, axis=0)
+                dense = _dense(M)
+                loo = np.stack([np.median(np.delete(dense, k, axis=0), axis=0)
+                                for k in range(members.size)])
             else:
-                c = geometric_median(members, init=centers[y[i]])
-            zi = Z[i].toarray().ravel() if sp.issparse(Z) else Z[i]
-            out[i] = float(np.linalg.norm(zi - c))
+                loo = _leave_one_out_geometric_medians(M, centers[c])
+            diff = _dense(M) - loo
+            take = judged[members]
+            out[members[take]] = np.sqrt(np.einsum("ij,ij->i", diff, diff))[take]
         return out
+
+
+# Classes up to this size get leave-one-out centres for the calibration.
+_LOO_MAX_CLASS = 256
+
+
+def _dense(M) -> np.ndarray:
+    return M.toarray() if sp.issparse(M) else np.asarray(M, dtype=np.float64)
+
+
+def _leave_one_out_geometric_medians(M, start: np.ndarray, *, max_iter: int = 100,
+                                     tol: float = 1e-6) -> np.ndarray:
+    """Row ``k``: the geometric median of the rows of ``M`` other than ``k``.
+
+    Weiszfeld's iteration run for every left-out row at once (one ``n x n``
+    weight matrix per step), from the median of all rows, which is close.
+    """
+    n = M.shape[0]
+    Md = _dense(M)
+    m_sq = np.einsum("ij,ij->i", Md, Md)
+    scale = max(float(np.abs(Md).max()), 1e-12)
+    Zc = np.repeat(np.asarray(start, dtype=np.float64)[None, :], n, axis=0)
+    for _ in range(max_iter):
+        d2 = np.einsum("ij,ij->i", Zc, Zc)[:, None] - 2.0 * (Zc @ Md.T) + m_sq[None, :]
+        W = 1.0 / np.maximum(np.sqrt(np.maximum(d2, 0.0)), 1e-12 * scale)
+        np.fill_diagonal(W, 0.0)
+        new = (W @ Md) / W.sum(axis=1, keepdims=True)
+        moved = float(np.sqrt(((new - Zc) ** 2).sum(axis=1)).max())
+        Zc = new
+        if moved <= tol * scale:
+            break
+    return Zc
