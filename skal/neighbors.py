@@ -255,12 +255,8 @@ def _unpermute_symmetric(perm: np.ndarray, indptr: np.ndarray, indices: np.ndarr
     np.cumsum(lengths, out=out_ptr[1:])
     perm_c = perm.astype(indices.dtype)
     out = np.empty(indices.size, dtype=indices.dtype)
-    start = 0
-    while start < n:
-        stop = int(np.searchsorted(out_ptr, out_ptr[start] + _EDGE_CHUNK, side="right")) - 1
-        stop = min(max(stop, start + 1), n)
+    for start, stop in _edge_chunks(out_ptr):
         out[out_ptr[start]:out_ptr[stop]] = perm_c[csr_gather_rows(indptr, indices, inv[start:stop])]
-        start = stop
     del indices
     g = sp.csr_matrix((np.ones(out.size, dtype=bool), out, out_ptr), shape=(n, n), copy=False)
     t = g.tocsc()
@@ -389,17 +385,12 @@ def csr_row_sums(indptr: np.ndarray, indices: np.ndarray, values: np.ndarray, *,
     without the float copy of the whole data array that scipy makes for a
     boolean matrix.
     """
-    n = indptr.size - 1
-    out = np.zeros(n, dtype=np.float64)
-    start = 0
-    while start < n:
-        stop = int(np.searchsorted(indptr, indptr[start] + chunk_edges, side="right")) - 1
-        stop = min(max(stop, start + 1), n)
+    out = np.zeros(indptr.size - 1, dtype=np.float64)
+    for start, stop in _edge_chunks(indptr, chunk_edges):
         lengths = np.diff(indptr[start:stop + 1])
         seg = values[indices[indptr[start]:indptr[stop]]]
         owner = np.repeat(np.arange(stop - start), lengths)
         out[start:stop] = np.bincount(owner, weights=seg, minlength=stop - start)
-        start = stop
     return out
 
 

@@ -8,6 +8,7 @@ from sklearn.utils._param_validation import StrOptions
 
 from ._base import MIN_CLASS_COUNT, NoiseFilter, _small_class_mask, row_normalize
 from ._calibration import channel_calibrated_clean_proba
+from ._pool import _dense
 
 __all__ = ["CentroidFilter", "geometric_median"]
 
@@ -185,16 +186,15 @@ class CentroidFilter(NoiseFilter):
             members = np.flatnonzero(y == c)
             if members.size > _LOO_MAX_CLASS or members.size < 2:
                 continue
-            M = Z[members]
+            M = _dense(Z[members])
             if self.center == "mean":
-                loo = (members.size * centers[c][None, :] - _dense(M)) / (members.size - 1)
+                loo = (members.size * centers[c][None, :] - M) / (members.size - 1)
             elif self.center == "median":
-                dense = _dense(M)
-                loo = np.stack([np.median(np.delete(dense, k, axis=0), axis=0)
+                loo = np.stack([np.median(np.delete(M, k, axis=0), axis=0)
                                 for k in range(members.size)])
             else:
                 loo = _leave_one_out_geometric_medians(M, centers[c])
-            diff = _dense(M) - loo
+            diff = M - loo
             take = judged[members]
             out[members[take]] = np.sqrt(np.einsum("ij,ij->i", diff, diff))[take]
         return out
@@ -202,10 +202,6 @@ class CentroidFilter(NoiseFilter):
 
 # Classes up to this size get leave-one-out centres for the calibration.
 _LOO_MAX_CLASS = 256
-
-
-def _dense(M) -> np.ndarray:
-    return M.toarray() if sp.issparse(M) else np.asarray(M, dtype=np.float64)
 
 
 def _leave_one_out_geometric_medians(M, start: np.ndarray, *, max_iter: int = 100,
@@ -216,7 +212,7 @@ def _leave_one_out_geometric_medians(M, start: np.ndarray, *, max_iter: int = 10
     weight matrix per step), from the median of all rows, which is close.
     """
     n = M.shape[0]
-    Md = _dense(M)
+    Md = np.asarray(_dense(M), dtype=np.float64)
     m_sq = np.einsum("ij,ij->i", Md, Md)
     scale = max(float(np.abs(Md).max()), 1e-12)
     Zc = np.repeat(np.asarray(start, dtype=np.float64)[None, :], n, axis=0)
