@@ -24,13 +24,18 @@ import scipy.sparse as sp
 
 from ._validation import check_positive, check_random_state
 from .neighbors import (
-    _EDGE_CHUNK,
+    _concat_ranges,
+    _unpermute_symmetric,
     block_rows_for,
-    csr_gather_rows,
     edge_flags,
     iter_row_blocks,
     sample_ball_sizes,
+    tiled_graph_csr,
 )
+
+# One screened product per block of about this size: large enough for BLAS,
+# and few enough blocks per cell that its columns are gathered once or twice
+_TILE_BYTES = 128 * 2**20
 
 __all__ = ["ivf_delta_ball_graph", "estimate_missed_edges", "have_faiss"]
 
@@ -50,10 +55,13 @@ def _train_cells(Xn: np.ndarray, n_cells: int, rng: np.random.Generator,
     n = Xn.shape[0]
     sample = Xn[rng.choice(n, size=min(n, max(n_train, 20 * n_cells)), replace=False)]
     C = sample[rng.choice(sample.shape[0], size=n_cells, replace=False)].copy()
+    sample64 = sample.astype(np.float64)
     for _ in range(n_iter):
         assign = _assign(sample, C)
-        sums = np.zeros_like(C, dtype=np.float64)
-        np.add.at(sums, assign, sample)
+        # Per-cell sums as one sparse product (np.add.at would scatter row by row).
+        member = sp.csr_matrix((np.ones(assign.size), (assign, np.arange(assign.size))),
+                               shape=(n_cells, assign.size))
+        sums = np.asarray(member @ sample64)
         counts = np.bincount(assign, minlength=n_cells)
         empty = counts == 0
         # Re-seed empty cells on random sample points so that no cell is wasted.
@@ -129,8 +137,8 @@ def ivf_delta_ball_graph(Xn: np.ndarray, delta: float, *, n_cells: int | None = 
 
     C = _train_cells(Xn, n_cells, rng)
     cell = _assign_faiss(Xn, C) if use_faiss else _assign(Xn, C)
-    order = np.argsort(cell, kind="stable")
-    starts = np.searchsorted(cell[order], np.arange(n_cells + 1))
+    perm = np.argsort(cell, kind="stable")
+    starts = np.searchsorted(cell[perm], np.arange(n_cells + 1))
 
     # Probe lists by centroid similarity, then symmetrised: (A, B) is compared
     # iff B is among A's probes or A among B's, which keeps the graph symmetric.
@@ -143,83 +151,47 @@ def ivf_delta_ball_graph(Xn: np.ndarray, delta: float, *, n_cells: int | None = 
     pair = (pair + pair.T + sp.identity(n_cells, dtype=bool, format="csr")).tocsr()
     pair.sort_indices()
 
-    from .strategies._screen import ScreenedTiles, exact_within
-
-    # The exact build's proven float32 screen: no pair is decided by rounding.
-    screen = ScreenedTiles(Xn, delta)
-    zero = screen.zero_rows
-    row_ptr = np.zeros(n + 1, dtype=np.int64)  # row lengths, in `order` position
-    idx_dtype = np.int32 if n < 2**31 else np.int64
-    # One index buffer sized from a sampled ball size (grown if needed) instead
-    # of per-cell pieces concatenated at the end, which would hold the graph twice.
     if expected_edges is None:
         sample = rng.choice(n, size=min(n, 128), replace=False)
         expected_edges = float(sample_ball_sizes(Xn, delta, sample)[0].mean()) * n
-    est_edges = float(expected_edges)
-    buffer = np.empty(int(est_edges * 1.1) + n, dtype=idx_dtype)
-    nnz = 0
-    cells = range(n_cells)
-    if progress:
-        from tqdm.auto import tqdm
+    from .strategies._screen import ScreenedTiles
 
-        cells = tqdm(cells, desc="ivf delta graph", unit="cell")
-    for a in cells:
-        qa = order[starts[a]:starts[a + 1]]
-        if qa.size == 0:
-            continue
-        nb = pair.indices[pair.indptr[a]:pair.indptr[a + 1]]
-        # Candidates in ascending pool order: the row-major nonzeros of each
-        # tile then come out as sorted CSR rows, with no sort afterwards.
-        cand = np.sort(order[np.concatenate([np.arange(starts[b], starts[b + 1]) for b in nb])])
-        own = np.searchsorted(cand, qa)       # the cell probes itself (pair has its diagonal)
-        Xc = Xn[cand]
-        zero_cols = np.isin(cand, zero) if zero.size else None
-        rows_l, cols_l = [], []
-        # Cells are uneven; tile the query rows so one product stays ~256 MiB.
-        for sl in iter_row_blocks(qa.size, block_rows_for(cand.size)):
-            S = Xn[qa[sl]] @ Xc.T
-            if zero.size:  # zero rows are always measured in float64
-                S[:, zero_cols] = screen.mid
-                S[np.isin(qa[sl], zero)] = screen.mid
-            # Every point is in its own ball by definition, whatever rounding says.
-            S[np.arange(S.shape[0]), own[sl]] = 2.0
-            r, c = np.nonzero(S > screen.lo)
-            keep = S[r, c] > screen.hi
-            band = np.flatnonzero(~keep)
-            if band.size:
-                keep[band] = exact_within(Xn, qa[sl][r[band]], cand[c[band]], delta)
-            rows_l.append(r[keep] + sl.start)
-            cols_l.append(c[keep])
-        rows = np.concatenate(rows_l)
-        gcols = cand[np.concatenate(cols_l)]
-        row_ptr[starts[a] + 1: starts[a + 1] + 1] = np.bincount(rows, minlength=qa.size)
-        if nnz + gcols.size > buffer.size:
-            grown = np.empty(max(nnz + gcols.size, int(buffer.size * 1.5)), dtype=idx_dtype)
-            grown[:nnz] = buffer[:nnz]
-            buffer = grown
-        buffer[nnz:nnz + gcols.size] = gcols
-        nnz += gcols.size
-    np.cumsum(row_ptr, out=row_ptr)
-    idx_perm = buffer[:nnz]
-    # Rows were produced in cell order; gather them back into pool order, a
-    # bounded group of rows at a time (the gather's index arithmetic is int64).
-    inv = np.empty(n, dtype=np.int64)
-    inv[order] = np.arange(n)
-    lengths = np.diff(row_ptr)[inv]
-    indptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(lengths, out=indptr[1:])
-    indices = np.empty(nnz, dtype=idx_dtype)
-    start = 0
-    while start < n:
-        stop = int(np.searchsorted(indptr, indptr[start] + _EDGE_CHUNK, side="right")) - 1
-        stop = min(max(stop, start + 1), n)
-        indices[indptr[start]:indptr[stop]] = csr_gather_rows(row_ptr, idx_perm, inv[start:stop])
-        start = stop
-    del idx_perm, buffer
-    g = sp.csr_matrix((edge_flags(indices.size), indices, indptr), shape=(n, n),
-                      copy=False)
+    # Built in cell order, upper triangle only: each compared pair of cells is
+    # multiplied once (cell A's rows against the later cells it is paired
+    # with), mirrored in place, then mapped back to pool order. The exact
+    # build's proven float32 screen decides every pair: no rounding errors.
+    Xp = Xn[perm]
+    tiles = ScreenedTiles(Xp, delta)
+    blocks = _upper_cell_blocks(pair, starts)
+    indptr, indices = tiled_graph_csr(tiles, blocks, n, float(expected_edges), half=True,
+                                      progress=progress, desc="ivf delta graph")
+    del tiles, Xp
+    parts = [indptr, indices]
+    del indptr, indices
+    indptr, indices = _unpermute_symmetric(perm, parts)
+    g = sp.csr_matrix((edge_flags(indices.size), indices, indptr), shape=(n, n), copy=False)
     g.has_sorted_indices = True
     return g
+
+
+def _upper_cell_blocks(pair: sp.csr_matrix, starts: np.ndarray):
+    """Row blocks (positions in cell order) with the sorted columns each is compared with.
+
+    A block of cell ``a`` starting at position ``s`` meets the rest of its own
+    cell from ``s`` on and every later cell paired with ``a``: together the
+    upper triangle of the compared cell pairs, each pair once.
+    """
+    sizes = np.diff(starts)
+    for a in range(sizes.size):
+        lo, hi = int(starts[a]), int(starts[a + 1])
+        if hi == lo:
+            continue
+        nb = pair.indices[pair.indptr[a]:pair.indptr[a + 1]]
+        later = nb[nb > a]
+        others = _concat_ranges(starts[later], sizes[later])
+        step = max(1, block_rows_for(hi - lo + others.size, tile_bytes=_TILE_BYTES))
+        for s in range(lo, hi, step):
+            yield slice(s, min(hi, s + step)), np.concatenate([np.arange(s, hi), others])
 
 
 def estimate_missed_edges(Xn: np.ndarray, graph: sp.csr_matrix, delta: float, *,

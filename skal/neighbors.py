@@ -162,10 +162,7 @@ def delta_ball_graph(X: np.ndarray, delta: float, *, normalized: bool = False,
         # take the usual 256 MiB.
         block_rows = block_rows_for(n) if device is not None else \
             max(min(n, _MIN_TILE_ROWS), block_rows_for(n, tile_bytes=_HOST_TILE_BYTES))
-    idx_dtype = np.int32 if n < 2**31 else np.int64
-    # The index buffer is sized from a sampled edge count and grown when
-    # needed, rather than per-tile pieces concatenated at the end: that
-    # concatenation would hold the whole graph twice at its peak.
+    # The index buffer is sized from a sampled edge count (grown when short).
     if expected_edges is not None:
         est_edges = float(expected_edges)
     elif n > 2_000:
@@ -197,40 +194,15 @@ def delta_ball_graph(X: np.ndarray, delta: float, *, normalized: bool = False,
     tiles = ScreenedTiles(Xn, delta, device=device, screen=screen)
     if plan is None:
         blocks = [(sl, None) for sl in iter_row_blocks(n, block_rows)]
-    else:
-        blocks = [(slice(int(plan.starts[lo]), int(plan.starts[hi])), t)
-                  for t, (lo, hi) in enumerate(plan.tiles)]
-    if progress:
-        from tqdm.auto import tqdm
-
-        blocks = tqdm(blocks, desc="delta-ball graph", unit="tile")
-    counts_all = np.zeros(n, dtype=np.int64)
-    # Sized for the whole graph even in the half build, which mirrors in place:
-    # pages never written are never mapped, so this costs nothing extra.
-    buffer = np.empty(int(est_edges * 1.1) + n, dtype=idx_dtype)
-    nnz = 0
-    for sl, t in blocks:
-        col_idx = None if t is None else plan.columns(t)
-        cols, counts = tiles.edges(sl, upper=bool(half), col_idx=col_idx)
-        counts_all[sl] = counts
-        if nnz + cols.size > buffer.size:
-            # realloc remaps a large block instead of copying it: no double peak.
-            buffer.resize(max(nnz + cols.size, int(buffer.size * 1.5)), refcheck=False)
-        buffer[nnz:nnz + cols.size] = cols
-        nnz += cols.size
-        del cols
-    if half:
-        indptr, indices = _mirror_upper(buffer, counts_all)
-    else:
-        indptr = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(counts_all, out=indptr[1:])
-        # Give the unused tail of the buffer back (an in-place realloc shrinks
-        # the mapping) instead of keeping it alive behind a view.
-        buffer.resize(max(nnz, 1), refcheck=False)
-        indices = buffer[:nnz] if buffer.size != nnz else buffer
-    del buffer
+    else:  # columns made one tile at a time (each may list most of the pool)
+        blocks = ((slice(int(plan.starts[lo]), int(plan.starts[hi])), plan.columns(t))
+                  for t, (lo, hi) in enumerate(plan.tiles))
+    indptr, indices = tiled_graph_csr(tiles, blocks, n, est_edges, half=bool(half),
+                                      progress=progress)
     if plan is not None:
-        indptr, indices = _unpermute_symmetric(plan.perm, indptr, indices)
+        parts = [indptr, indices]
+        del indptr, indices
+        indptr, indices = _unpermute_symmetric(plan.perm, parts)
     graph = sp.csr_matrix((edge_flags(indices.size), indices, indptr), shape=(n, n), copy=False)
     graph.has_sorted_indices = True
     return graph
@@ -240,13 +212,73 @@ def delta_ball_graph(X: np.ndarray, delta: float, *, normalized: bool = False,
 _PRUNE_MIN = 4_096
 
 
-def _unpermute_symmetric(perm: np.ndarray, indptr: np.ndarray, indices: np.ndarray):
+def tiled_graph_csr(tiles, blocks, n: int, est_edges: float, *, half: bool,
+                    progress: bool = False, desc: str = "delta-ball graph"):
+    """CSR arrays of a δ-ball graph from row blocks of screened tiles.
+
+    Parameters
+    ----------
+    tiles : skal.strategies._screen.ScreenedTiles
+    blocks : iterable of (slice, ndarray or None)
+        Row blocks in ascending order covering every row once, each with the
+        sorted columns it is compared with (``None``: all, or all from the
+        block's first row on when ``half``).
+    n : int
+        Number of rows.
+    est_edges : float
+        Estimated edges of the whole graph (sizes the buffer; grown if short).
+    half : bool
+        The blocks yield the upper triangle only; it is mirrored in place.
+
+    Returns
+    -------
+    indptr : ndarray of int64
+    indices : ndarray of int32 (int64 above 2**31 rows), rows sorted
+    """
+    if progress:
+        from tqdm.auto import tqdm
+
+        blocks = tqdm(blocks, desc=desc, unit="tile")
+    idx_dtype = np.int32 if n < 2**31 else np.int64
+    counts_all = np.zeros(n, dtype=np.int64)
+    # Sized for the whole graph even in the half build, which mirrors in place:
+    # pages never written are never mapped, so this costs nothing extra. One
+    # buffer instead of per-tile pieces concatenated at the end, which would
+    # hold the whole graph twice at its peak.
+    buffer = np.empty(int(est_edges * 1.1) + n, dtype=idx_dtype)
+    nnz = 0
+    for sl, col_idx in blocks:
+        cols, counts = tiles.edges(sl, upper=half, col_idx=col_idx)
+        counts_all[sl] = counts
+        if nnz + cols.size > buffer.size:
+            # realloc remaps a large block instead of copying it: no double peak.
+            buffer.resize(max(nnz + cols.size, int(buffer.size * 1.5)), refcheck=False)
+        buffer[nnz:nnz + cols.size] = cols
+        nnz += cols.size
+        del cols
+    if half:
+        return _mirror_upper(buffer, counts_all)
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(counts_all, out=indptr[1:])
+    # Give the unused tail of the buffer back (an in-place realloc shrinks
+    # the mapping) instead of keeping it alive behind a view.
+    buffer.resize(max(nnz, 1), refcheck=False)
+    return indptr, (buffer[:nnz] if buffer.size != nnz else buffer)
+
+
+def _unpermute_symmetric(perm: np.ndarray, parts: list):
     """CSR of a symmetric graph built in the order ``perm``, back in pool order, rows sorted.
 
-    Row ``i`` is row ``inv[i]`` relabelled through ``perm``; the rows are then
-    sorted by one O(E) CSR-to-CSC conversion, which for a symmetric matrix
-    is the same matrix with every row in ascending order.
+    ``parts`` is ``[indptr, indices]`` of the permuted graph; it is emptied,
+    so that the permuted indices are freed once relabelled (the caller must
+    hold no other reference): the graph is held at most twice. Row ``i`` is
+    row ``inv[i]`` relabelled through ``perm``, gathered and then sorted in
+    place one bounded group of rows at a time (a whole-graph CSR-to-CSC
+    transpose would sort it too, but holds a third copy and, at 10^9 edges,
+    costs more than these sorts of short runs).
     """
+    indices = parts.pop()
+    indptr = parts.pop()
     n = perm.size
     inv = np.empty(n, dtype=np.int64)
     inv[perm] = np.arange(n)
@@ -256,11 +288,21 @@ def _unpermute_symmetric(perm: np.ndarray, indptr: np.ndarray, indices: np.ndarr
     perm_c = perm.astype(indices.dtype)
     out = np.empty(indices.size, dtype=indices.dtype)
     for start, stop in _edge_chunks(out_ptr):
-        out[out_ptr[start]:out_ptr[stop]] = perm_c[csr_gather_rows(indptr, indices, inv[start:stop])]
-    del indices
-    g = sp.csr_matrix((np.ones(out.size, dtype=bool), out, out_ptr), shape=(n, n), copy=False)
-    t = g.tocsc()
-    return t.indptr.astype(np.int64, copy=False), t.indices
+        a, b = out_ptr[start], out_ptr[stop]
+        out[a:b] = perm_c[csr_gather_rows(indptr, indices, inv[start:stop])]
+        _sort_rows(out_ptr[start:stop + 1] - a, out[a:b], n)
+    return out_ptr, out
+
+
+def _sort_rows(indptr: np.ndarray, indices: np.ndarray, n_cols: int) -> None:
+    """Sort the column indices of every CSR row, in ``indices`` itself."""
+    ptr = indptr.astype(indices.dtype) if indices.size < 2**31 else indptr
+    chunk = sp.csr_matrix((np.ones(indices.size, dtype=bool), indices, ptr),
+                          shape=(indptr.size - 1, n_cols), copy=False)
+    chunk.has_sorted_indices = False
+    chunk.sort_indices()
+    if not np.shares_memory(chunk.indices, indices):
+        indices[:] = chunk.indices
 
 
 def _concat_ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -513,45 +555,38 @@ def nearest_other_cluster_distance(Xn: np.ndarray, labels: np.ndarray, *,
 
 
 def _nearest_other_numpy(Xn, labels, rows, window, out):
-    """NumPy path of :func:`nearest_other_cluster_distance`, cluster by cluster.
+    """NumPy path of :func:`nearest_other_cluster_distance`.
 
-    With the pool sorted by cluster, the points of other clusters are two
-    contiguous ranges: the products skip the row's own cluster and no
-    ``N x N`` label mask is built.
+    The pool is sorted by cluster, so a row's own cluster is one contiguous
+    column range of its tile, masked before the maximum. Tiles mix rows of
+    any clusters: with many clusters and a sampled set of rows, one tile per
+    cluster would be a few rows each, far too thin for BLAS.
     """
     n = Xn.shape[0]
     order = np.argsort(labels, kind="stable")
     Xs = Xn[order]
     sorted_labels = labels[order]
-    row_labels = labels[rows]
-    by_label = np.argsort(row_labels, kind="stable")
-    groups, first = np.unique(row_labels[by_label], return_index=True)
-    first = np.append(first, rows.size)
+    own_lo = np.searchsorted(sorted_labels, labels[rows], side="left")
+    own_hi = np.searchsorted(sorted_labels, labels[rows], side="right")
     step = max(_MIN_TILE_ROWS, block_rows_for(n, tile_bytes=_HOST_TILE_BYTES))
-    for g, lab in enumerate(groups):
-        a = int(np.searchsorted(sorted_labels, lab, side="left"))
-        b = int(np.searchsorted(sorted_labels, lab, side="right"))
-        pieces = [(lo, hi) for lo, hi in ((0, a), (b, n)) if hi > lo]
-        if not pieces:  # one cluster holds every point: no other-cluster neighbour
-            continue
-        members = by_label[first[g]:first[g + 1]]
-        for sl in iter_row_blocks(members.size, step):
-            pos = members[sl]
-            r = rows[pos]
-            tiles = [Xn[r] @ Xs[lo:hi].T for lo, hi in pieces]
-            best = np.max([t.max(axis=1) for t in tiles], axis=0)
-            ii_l, jj_l = [], []
-            for (lo, _), S in zip(pieces, tiles):
-                ii, jj = np.nonzero(S >= (best - window)[:, None])
-                ii_l.append(ii)
-                jj_l.append(order[jj + lo])
-            del tiles
-            ii, jj = np.concatenate(ii_l), np.concatenate(jj_l)
-            diff = Xn[r[ii]].astype(np.float64) - Xn[jj].astype(np.float64)
-            dist = np.sqrt(np.einsum("ij,ij->i", diff, diff))
-            blk = np.full(r.size, np.inf)
-            np.minimum.at(blk, ii, dist)
-            out[pos] = blk
+    for sl in iter_row_blocks(rows.size, step):
+        r = rows[sl]
+        S = Xn[r] @ Xs.T
+        for i, (lo, hi) in enumerate(zip(own_lo[sl], own_hi[sl])):
+            S[i, lo:hi] = -np.inf
+        best = S.max(axis=1)
+        # Every point within the proven float32 window of the best is
+        # re-measured in float64, so the distances (and δ) are exact.
+        flat = np.flatnonzero(S >= (best - window)[:, None])
+        del S
+        ii, jj = np.divmod(flat, n)
+        ok = np.isfinite(best)[ii]  # rows whose cluster is the whole pool have none
+        ii, jj = ii[ok], order[jj[ok]]
+        diff = Xn[r[ii]].astype(np.float64) - Xn[jj].astype(np.float64)
+        dist = np.sqrt(np.einsum("ij,ij->i", diff, diff))
+        blk = np.full(r.size, np.inf)
+        np.minimum.at(blk, ii, dist)
+        out[sl] = blk
     return out
 
 

@@ -79,12 +79,14 @@ def test_chunked_sparse_helpers_match_dense():
         assert np.allclose(score, -(dense[rows].T @ w))
 
 
-def test_ivf_graph_reorders_rows_in_bounded_chunks(monkeypatch):
+def test_ivf_graph_mirrors_and_reorders_in_bounded_chunks(monkeypatch):
     import skal._ann as ann
+    import skal.neighbors as nb
     from skal.neighbors import delta_ball_graph, unit_normalize
 
     X = unit_normalize(np.random.default_rng(3).normal(size=(3000, 6)))
-    monkeypatch.setattr(ann, "_EDGE_CHUNK", 50)  # many gather chunks
+    # Many chunks in the in-place mirror and in the gather back to pool order.
+    monkeypatch.setattr(nb, "_EDGE_CHUNK", 50)
     approx = ann.ivf_delta_ball_graph(X, 0.6, n_cells=20, n_probe=20, random_state=0)
     exact = delta_ball_graph(X, 0.6, normalized=True)
     assert approx.nnz == exact.nnz and (approx != exact).nnz == 0

@@ -99,3 +99,21 @@ def test_nearest_other_cluster_distance(data):
 def test_ivf_graph_bad_backend(data):
     with pytest.raises(ValueError, match="backend"):
         ivf_delta_ball_graph(unit_normalize(data[0]), 0.5, backend="annoy")
+
+
+@pytest.mark.parametrize("n_clusters", [1, 2, 40, 300])
+def test_nearest_other_cluster_distance_many_clusters_and_ties(n_clusters, monkeypatch):
+    import skal.neighbors as nb
+
+    # Tiles of 128 rows mixing many clusters, duplicated points across
+    # clusters (distance 0) and a row sample in shuffled order.
+    rng = np.random.default_rng(n_clusters)
+    base = rng.normal(size=(150, 5))
+    Xn = unit_normalize(np.vstack([base, base[:60]]))
+    labels = rng.integers(0, n_clusters, Xn.shape[0])
+    D = np.sqrt(dense_d2(Xn.astype(np.float64), Xn.astype(np.float64)))
+    D[labels[:, None] == labels[None, :]] = np.inf
+    monkeypatch.setattr(nb, "_HOST_TILE_BYTES", 1)  # the smallest tiles
+    rows = rng.permutation(Xn.shape[0])[:170]
+    got = nearest_other_cluster_distance(Xn, labels, rows=rows)
+    np.testing.assert_allclose(got, D.min(1)[rows], rtol=1e-12, atol=1e-12)
