@@ -32,7 +32,9 @@ from skal.datasets import load_digits_embeddings  # noqa: E402
 from skal.filters import CentroidFilter, ClusterVoteFilter, GraphFilter, KNNFilter  # noqa: E402
 
 FILTERS = {"Graph": GraphFilter, "ClusterVote": ClusterVoteFilter, "Centroid": CentroidFilter,
-           "KNN": KNNFilter}
+           "KNN": KNNFilter,
+           # Flags capped at the fitted noise rate times the labels judged.
+           "CentroidLimit": lambda: CentroidFilter(limit_to_noise_rate=True)}
 STRATEGIES = {"ProbCover": lambda: ProbCover(delta="auto"), "MaxHerding": MaxHerding}
 
 
@@ -67,6 +69,9 @@ def main(argv=None) -> int:
     p.add_argument("--strategies", default="ProbCover,MaxHerding")
     p.add_argument("--filters", default="Graph,ClusterVote,Centroid")
     p.add_argument("--noise", type=float, nargs="+", default=[0.5, 0.3])
+    p.add_argument("--only", default=None,
+                   help="comma-separated candidate names to run (exact), e.g. "
+                        "'plain,Centroid NAS relabel dropout=auto'")
     p.add_argument("--n-jobs", type=int, default=2)
     p.add_argument("--out", default="benchmarks/results/nas_default_search.csv")
     args = p.parse_args(argv)
@@ -74,6 +79,12 @@ def main(argv=None) -> int:
     X, X_test, y, y_test = train_test_split(X, y, test_size=0.3, stratify=y, random_state=0)
     rows = [r for s in args.strategies.split(",")
             for r in candidate_rows(s, args.filters.split(","))]
+    if args.only:
+        wanted = {name.strip() for name in args.only.split(",")}
+        unknown = wanted - {r.name for r in rows}
+        if unknown:
+            p.error(f"--only: no candidate named {sorted(unknown)}")
+        rows = [r for r in rows if r.name in wanted]
     records = run_grid(rows, X, y, X_test, y_test, [Noise("symmetric", r) for r in args.noise],
                        list(range(args.seeds)), n_jobs=args.n_jobs, log=sys.stderr)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)

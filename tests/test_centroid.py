@@ -122,3 +122,50 @@ def test_geometric_median_of_a_sparse_matrix_equals_the_dense_one():
     X = np.where(rng.random((50, 30)) < 0.2, rng.normal(size=(50, 30)), 0.0)
     np.testing.assert_allclose(geometric_median(sp.csr_matrix(X)), geometric_median(X),
                                atol=1e-5)
+
+
+@pytest.mark.parametrize("rate", [0.0, 0.3, 0.5])
+def test_limit_to_noise_rate_caps_flags_at_the_fitted_rate(rate):
+    X, y = load_digits_embeddings(return_X_y=True)
+    idx = np.random.default_rng(1).choice(len(y), 200, replace=False)
+    y_noisy, noisy = make_noisy_labels(y[idx], rate, random_state=1)
+    plain = CentroidFilter()
+    keep = plain.fit_filter(X[idx], y_noisy)
+    capped = CentroidFilter(limit_to_noise_rate=True)
+    keep_c = capped.fit_filter(X[idx], y_noisy)
+    allowed = round(capped.noise_rate_ * 200)
+    # Never more flags than the fitted rate allows, only ever fewer than the
+    # plain decision, and the ones left are the most negative margins.
+    assert (~keep_c).sum() == min((~keep).sum(), allowed)
+    assert np.all(keep_c >= keep)
+    if (~keep_c).any() and keep_c[~keep].any():
+        assert capped.scores_[~keep_c].max() <= capped.scores_[keep_c & ~keep].min()
+        assert capped.threshold_ == capped.scores_[keep_c & ~keep].min()
+    # Relabel proposals only for what is still flagged.
+    changed = capped.proposed_labels_ != y_noisy
+    np.testing.assert_array_equal(changed, ~keep_c)
+    if rate == 0.0:
+        # Without noise the plain decision flags correct labels near other
+        # classes (13 of 200 here); the fitted rate (0.02) cuts that to 4.
+        assert (~keep).sum() >= 10 and (~keep_c).sum() <= (~keep).sum() / 2
+    else:
+        # With real noise, the flags the cap removes are the least doubtful:
+        # the ones left are at least as often truly wrong.
+        precision = noisy[~keep].mean()
+        assert noisy[~keep_c].mean() >= precision - 1e-12
+        assert (~keep_c)[noisy].mean() > 0.6
+
+
+def test_limit_to_noise_rate_hand_case():
+    # Two tight classes; one point of class 0 sits on class 1's side but is
+    # labeled 0. With 1 flagged in 21 labels and a fitted rate near 1/21 the
+    # cap keeps that one flag; with nothing wrong it is gone.
+    rng = np.random.default_rng(0)
+    a = np.array([1.0, 0.0]) + 0.01 * rng.normal(size=(10, 2))
+    b = np.array([0.0, 1.0]) + 0.01 * rng.normal(size=(10, 2))
+    X = np.vstack([a, b, [[0.1, 1.0]]])
+    y = np.r_[np.zeros(10, int), np.ones(10, int), 0]
+    f = CentroidFilter(limit_to_noise_rate=True).fit(X, y)
+    plain = CentroidFilter().fit(X, y)
+    assert not plain.clean_mask_[20]
+    assert f.clean_mask_.sum() == 21 - min(1, round(f.noise_rate_ * 21))
