@@ -25,12 +25,12 @@ import scipy.sparse as sp
 from ._validation import check_positive, check_random_state
 from .neighbors import (
     _concat_ranges,
+    _tiled_graph_csr,
     _unpermute_symmetric,
     block_rows_for,
     edge_flags,
     iter_row_blocks,
     sample_ball_sizes,
-    tiled_graph_csr,
 )
 
 # One screened product per block of about this size: large enough for BLAS,
@@ -183,7 +183,7 @@ def ivf_delta_ball_graph(Xn: np.ndarray, delta: float, *, n_cells: int | None = 
     Xp = Xn[perm]
     tiles = ScreenedTiles(Xp, delta)
     blocks = _upper_cell_blocks(pair, starts)
-    indptr, indices = tiled_graph_csr(tiles, blocks, n, float(expected_edges), half=True,
+    indptr, indices = _tiled_graph_csr(tiles, blocks, n, float(expected_edges), half=True,
                                       progress=progress, desc="ivf delta graph")
     del tiles, Xp
     parts = [indptr, indices]

@@ -197,7 +197,7 @@ def delta_ball_graph(X: np.ndarray, delta: float, *, normalized: bool = False,
     else:  # columns made one tile at a time (each may list most of the pool)
         blocks = ((slice(int(plan.starts[lo]), int(plan.starts[hi])), plan.columns(t))
                   for t, (lo, hi) in enumerate(plan.tiles))
-    indptr, indices = tiled_graph_csr(tiles, blocks, n, est_edges, half=bool(half),
+    indptr, indices = _tiled_graph_csr(tiles, blocks, n, est_edges, half=bool(half),
                                       progress=progress)
     if plan is not None:
         parts = [indptr, indices]
@@ -212,7 +212,7 @@ def delta_ball_graph(X: np.ndarray, delta: float, *, normalized: bool = False,
 _PRUNE_MIN = 4_096
 
 
-def tiled_graph_csr(tiles, blocks, n: int, est_edges: float, *, half: bool,
+def _tiled_graph_csr(tiles, blocks, n: int, est_edges: float, *, half: bool,
                     progress: bool = False, desc: str = "delta-ball graph"):
     """CSR arrays of a δ-ball graph from row blocks of screened tiles.
 
