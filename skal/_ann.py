@@ -34,7 +34,7 @@ from .neighbors import (
 )
 
 # One screened product per block of about this size: large enough for BLAS,
-# and few enough blocks per cell that its columns are gathered once or twice
+# and few enough blocks per cell that its columns are gathered once or twice.
 _TILE_BYTES = 128 * 2**20
 
 __all__ = ["ivf_delta_ball_graph", "estimate_missed_edges", "have_faiss"]
