@@ -34,7 +34,10 @@ from skal.filters import CentroidFilter, ClusterVoteFilter, GraphFilter, KNNFilt
 FILTERS = {"Graph": GraphFilter, "ClusterVote": ClusterVoteFilter, "Centroid": CentroidFilter,
            "KNN": KNNFilter,
            # Flags capped at the fitted noise rate times the labels judged.
-           "CentroidLimit": lambda: CentroidFilter(limit_to_noise_rate=True)}
+           "CentroidLimit": lambda: CentroidFilter(limit_to_noise_rate=True),
+           # Relabels only doubted labels the calibrated model finds more
+           # likely wrong than right; the other doubted ones are dropped.
+           "CentroidConfident": lambda: CentroidFilter(propose_below=0.5)}
 STRATEGIES = {"ProbCover": lambda: ProbCover(delta="auto"), "MaxHerding": MaxHerding}
 
 
@@ -66,6 +69,8 @@ def candidate_rows(strategy: str, filters) -> list[Row]:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--seeds", type=int, default=5)
+    p.add_argument("--first-seed", type=int, default=0,
+                   help="seeds first-seed .. first-seed + seeds - 1 (5 for held-out checks)")
     p.add_argument("--strategies", default="ProbCover,MaxHerding")
     p.add_argument("--filters", default="Graph,ClusterVote,Centroid")
     p.add_argument("--noise", type=float, nargs="+", default=[0.5, 0.3])
@@ -86,7 +91,7 @@ def main(argv=None) -> int:
             p.error(f"--only: no candidate named {sorted(unknown)}")
         rows = [r for r in rows if r.name in wanted]
     records = run_grid(rows, X, y, X_test, y_test, [Noise("symmetric", r) for r in args.noise],
-                       list(range(args.seeds)), n_jobs=args.n_jobs, log=sys.stderr)
+                       list(range(args.first_seed, args.first_seed + args.seeds)), n_jobs=args.n_jobs, log=sys.stderr)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=list(records[0]))

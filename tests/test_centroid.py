@@ -169,3 +169,44 @@ def test_limit_to_noise_rate_hand_case():
     plain = CentroidFilter().fit(X, y)
     assert not plain.clean_mask_[20]
     assert f.clean_mask_.sum() == 21 - min(1, round(f.noise_rate_ * 21))
+
+
+@pytest.mark.parametrize("rate", [0.0, 0.5])
+def test_propose_below_relabels_only_labels_more_likely_wrong(rate):
+    X, y = load_digits_embeddings(return_X_y=True)
+    idx = np.random.default_rng(2).choice(len(y), 150, replace=False)
+    y_noisy, noisy = make_noisy_labels(y[idx], rate, random_state=2)
+    always = CentroidFilter().fit(X[idx], y_noisy)
+    f = CentroidFilter(propose_below=0.5).fit(X[idx], y_noisy)
+    # The flags themselves do not change; only which doubted labels get a proposal.
+    np.testing.assert_array_equal(f.clean_mask_, always.clean_mask_)
+    doubted = ~f.clean_mask_
+    none = np.array([p is None for p in f.proposed_labels_])
+    np.testing.assert_array_equal(none, doubted & (f.clean_proba_ >= 0.5))
+    has = doubted & ~none
+    np.testing.assert_array_equal(f.proposed_labels_[has], always.proposed_labels_[has])
+    np.testing.assert_array_equal(f.proposed_labels_[~doubted].astype(int), y_noisy[~doubted])
+    if rate == 0.0:
+        # Nothing is wrong and the fitted rate is near 0: doubted labels are
+        # dropped, not changed.
+        assert doubted.sum() >= 5 and none[doubted].mean() > 0.8
+    else:
+        # Under heavy noise most doubted labels get their proposal.
+        assert none[doubted].mean() < 0.3
+
+
+def test_propose_below_reaches_relabel_training():
+    from skal import NoiseAwareActiveLearner, RandomSampling
+
+    X, y = load_digits_embeddings(return_X_y=True)
+    flt = CentroidFilter(propose_below=0.5)
+    learner = NoiseAwareActiveLearner(RandomSampling(), flt, train_on="relabel",
+                                      budget=150, n_rounds=1, noise_rate=0.0, random_state=0)
+    learner.fit(X[:900], y[:900])
+    f = learner.noise_filter_
+    doubted = ~f.clean_mask_
+    dropped = doubted & np.array([p is None for p in f.proposed_labels_])
+    # Dropped labels are not trained on; the rest are (kept or relabelled).
+    assert dropped.any()
+    assert learner.train_idx_.size == f.clean_mask_.size - dropped.sum()
+    assert not np.isin(learner.labeled_idx_[dropped], learner.train_idx_).any()
