@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import platform
 import sys
@@ -66,11 +67,19 @@ MODES = ("clean", "all", "weighted", "relabel")
 ROW_SETS = ("full", "defaults")
 
 
-def protocol_rows(strategy: str, row_set: str = "full") -> list[Row]:
-    """The rows of one strategy; ``"defaults"`` keeps plain, train-only, the default and ideal."""
+def protocol_rows(strategy: str, row_set: str = "full",
+                  filter_params: dict | None = None) -> list[Row]:
+    """The rows of one strategy; ``"defaults"`` keeps plain, train-only, the default and ideal.
+
+    ``filter_params`` are passed to the recommended filter (a variant's run).
+    """
     strat = STRATEGIES[strategy]
     rec = RECOMMENDED[strategy]
-    flt, dropout, default_mode = rec["filter"], rec["noise_dropout"], rec["train_on"]
+    base, dropout, default_mode = rec["filter"], rec["noise_dropout"], rec["train_on"]
+    params = dict(filter_params or {})
+
+    def flt():
+        return base(**params)
     fname = rec["filter_name"]
 
     def nas(mode):
@@ -126,14 +135,28 @@ def main(argv=None) -> int:
                    help="pair-asymmetric noise rates (default 0.3)")
     p.add_argument("--seeds", type=int, default=10)
     p.add_argument("--first-seed", type=int, default=0)
+    p.add_argument("--filter-param", action="append", default=[], metavar="NAME=VALUE",
+                   help="parameter of the recommended filter for a variant's run, e.g. "
+                        "propose_below=0.5 (write such runs outside nas_protocol_*.csv, "
+                        "which the report reads as the default's)")
     p.add_argument("--n-jobs", type=int, default=2)
     p.add_argument("--out", required=True, help="CSV of every (row, noise, seed, round)")
     args = p.parse_args(argv)
+    filter_params = {}
+    for item in args.filter_param:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            p.error(f"--filter-param: expected NAME=VALUE, got {item!r}")
+        try:
+            filter_params[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            filter_params[key.strip()] = value
     if args.embeddings and not args.labels:
         p.error("--embeddings needs --labels")
     name = os.path.basename(args.embeddings) if args.embeddings else args.dataset
     X, X_test, y, y_test = load(args.dataset, args.embeddings, args.labels)
-    rows = [r for s in args.strategies.split(",") for r in protocol_rows(s.strip(), args.rows)]
+    rows = [r for s in args.strategies.split(",")
+            for r in protocol_rows(s.strip(), args.rows, filter_params)]
     noises = [Noise("symmetric", r) for r in args.noise] + [Noise("asymmetric", r)
                                                             for r in args.asym]
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
@@ -148,7 +171,9 @@ def main(argv=None) -> int:
     with open(args.out, "w", newline="") as fh:
         fh.write(f"# dataset={name} n_pool={X.shape[0]} n_test={X_test.shape[0]} "
                  f"d={X.shape[1]} wall_s={wall:.0f} n_jobs={args.n_jobs} "
-                 f"load_end={os.getloadavg()[0]:.1f}\n")
+                 f"load_end={os.getloadavg()[0]:.1f}"
+                 + (f" filter_params={json.dumps(filter_params)}" if filter_params else "")
+                 + "\n")
         w = csv.DictWriter(fh, fieldnames=["dataset", *records[0]])
         w.writeheader()
         w.writerows({"dataset": name, **r} for r in records)
