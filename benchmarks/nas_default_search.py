@@ -37,7 +37,11 @@ FILTERS = {"Graph": GraphFilter, "ClusterVote": ClusterVoteFilter, "Centroid": C
            "CentroidLimit": lambda: CentroidFilter(limit_to_noise_rate=True),
            # Relabels only doubted labels the calibrated model finds more
            # likely wrong than right; the other doubted ones are dropped.
-           "CentroidConfident": lambda: CentroidFilter(propose_below=0.5)}
+           "CentroidConfident": lambda: CentroidFilter(propose_below=0.5),
+           # CentroidFilter before propose_below=0.5 became its default: every
+           # doubted label gets a proposal (the "Centroid" rows of the CSVs
+           # written before that change).
+           "CentroidAlways": lambda: CentroidFilter(propose_below=None)}
 STRATEGIES = {"ProbCover": lambda: ProbCover(delta="auto"), "MaxHerding": MaxHerding}
 
 

@@ -33,8 +33,9 @@ def recommended_learner(noise_filter=None, *, random_state=None, **params) -> No
     Chosen on the digits with the NAS paper's protocol (see
     ``docs/benchmarks/nas_protocol.md``): the filter steers selection, and the
     probe trains on the kept labels plus the filter's proposed label for each
-    doubted one (``train_on="relabel"``: the class of the nearest robust
-    centre), and the reference's
+    doubted one its calibrated model finds more likely wrong than right
+    (``train_on="relabel"``: the class of the nearest robust centre; the other
+    doubted labels are dropped), and the reference's
     adaptive noise dropout (``noise_dropout="auto"``) lets a few doubted labels
     keep covering so that a wrong doubt does not pull the budget back to one
     region for ever.

@@ -176,8 +176,9 @@ def test_propose_below_relabels_only_labels_more_likely_wrong(rate):
     X, y = load_digits_embeddings(return_X_y=True)
     idx = np.random.default_rng(2).choice(len(y), 150, replace=False)
     y_noisy, noisy = make_noisy_labels(y[idx], rate, random_state=2)
-    always = CentroidFilter().fit(X[idx], y_noisy)
-    f = CentroidFilter(propose_below=0.5).fit(X[idx], y_noisy)
+    always = CentroidFilter(propose_below=None).fit(X[idx], y_noisy)
+    f = CentroidFilter().fit(X[idx], y_noisy)
+    assert f.propose_below == 0.5
     # The flags themselves do not change; only which doubted labels get a proposal.
     np.testing.assert_array_equal(f.clean_mask_, always.clean_mask_)
     doubted = ~f.clean_mask_
