@@ -184,35 +184,6 @@ def test_bad_prune():
         delta_ball_graph(np.eye(3), 0.5, prune="maybe")
 
 
-@pytest.mark.parametrize("kind", ["random", "clustered", "duplicates", "zeros"])
-@pytest.mark.parametrize("mode", [dict(), dict(device="cpu"), dict(screen="bfloat16")])
-def test_row_index_tiles_match_the_reference(kind, mode):
-    # Inverted-file cells: scattered rows against a sorted column subset that
-    # holds them. Every pair compared is decided as the float64 definition says.
-    Xn = make(kind, 120, 9, seed=7)
-    _, D = dense_reference(Xn, 1.0)
-    rng = np.random.default_rng(4)
-    for delta in deltas_at_pair_distances(D, rng, k=2):
-        A, _ = dense_reference(Xn, delta)
-        tiles = ScreenedTiles(Xn, delta, **mode)
-        rows = np.sort(rng.choice(120, size=23, replace=False))
-        cols = np.union1d(rows, rng.choice(120, size=40, replace=False))
-        got, counts = tiles.edges(rows, upper=False, col_idx=cols)
-        assert counts.sum() == got.size
-        expect = [cols[A[r, cols]] for r in rows]
-        np.testing.assert_array_equal(counts, [e.size for e in expect])
-        np.testing.assert_array_equal(got, np.concatenate(expect))
-
-
-def test_row_indices_need_their_columns():
-    Xn = make("random", 20, 4, seed=0)
-    tiles = ScreenedTiles(Xn, 0.5)
-    with pytest.raises(ValueError, match="upper=False"):
-        tiles.edges(np.arange(5), upper=True, col_idx=np.arange(20))
-    with pytest.raises(ValueError, match="upper=False"):
-        tiles.edges(np.arange(5), upper=False)
-
-
 @pytest.mark.parametrize("kind", ["clustered", "zeros", "duplicates"])
 def test_inverted_file_graph_probing_every_cell_is_the_exact_graph(kind):
     from skal._ann import ivf_delta_ball_graph

@@ -94,7 +94,7 @@ class CentroidFilter(NoiseFilter):
         right: a careful annotator's doubted labels are dropped rather than
         changed. On the digits (NAS, ``"relabel"``, ``noise_dropout="auto"``,
         10 seeds) it cost 0.3 points against the plain strategy without noise
-        instead of 0.3-0.9 with ``None``, and was level with ``None`` at
+        instead of 0.5-1.1 with ``None``, and was level with ``None`` at
         20-50 % noise (``docs/benchmarks/nas_protocol.md``).
     limit_to_noise_rate : bool, default=False
         Flag at most ``round(noise_rate_ * n_judged)`` labels, those furthest

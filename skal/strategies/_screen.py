@@ -236,8 +236,6 @@ class ScreenedTiles:
         torch = self.torch
         B = self.Xs[first:] if col_idx is None else \
             self.Xs[torch.from_numpy(col_idx).to(self.Xs.device)]
-        if not isinstance(sl, slice):
-            sl = torch.from_numpy(np.asarray(sl, dtype=np.int64)).to(self.Xs.device)
         with _exact_cuda_matmul(torch):
             return self.Xs[sl] @ B.T
 
@@ -273,42 +271,27 @@ class ScreenedTiles:
             self._lower[m] = mask
         return self._lower[m]
 
-    def edges(self, sl: slice | np.ndarray, *, upper: bool,
+    def edges(self, sl: slice, *, upper: bool,
               col_idx: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Column indices (row-major, sorted per row) and per-row counts of rows ``sl``.
 
         With ``upper=True`` only columns ``j >= i`` are produced. ``col_idx``
         (sorted, holding every column of ``sl`` and none before it when
         ``upper``) restricts the columns compared; pairs outside it are
-        taken to be non-edges (block pruning proves them so). ``sl`` may also
-        be an array of row indices (an inverted-file cell) when ``col_idx``
-        holds all of them and ``upper`` is False.
+        taken to be non-edges (block pruning proves them so).
         """
-        if isinstance(sl, slice):
-            m = sl.stop - sl.start
-            first = sl.start if upper else 0
-            row_ids = None
-        else:
-            if upper or col_idx is None:
-                raise ValueError("row indices need upper=False and the compared columns")
-            row_ids = np.asarray(sl, dtype=np.int64)
-            m, first = row_ids.size, 0
+        m = sl.stop - sl.start
+        first = sl.start if upper else 0
         S = self._matmul(sl, first, col_idx)
         zr = self.zero_rows
-        if row_ids is None:
-            zr_tile = zr[(zr >= sl.start) & (zr < sl.stop)] - sl.start
-        else:
-            zr_tile = np.flatnonzero(np.isin(row_ids, zr)) if zr.size else zr
+        zr_tile = zr[(zr >= sl.start) & (zr < sl.stop)] - sl.start
         if col_idx is None:
             zc_tile = zr[zr >= first] - first
             offset = sl.start - first  # column of the tile's first diagonal entry
         else:
             zc_tile = np.flatnonzero(np.isin(col_idx, zr)) if zr.size else zr
-            # Columns of the rows themselves: a contiguous run for a slice.
-            offset = np.searchsorted(col_idx, row_ids) if row_ids is not None \
-                else int(np.searchsorted(col_idx, sl.start))
+            offset = int(np.searchsorted(col_idx, sl.start))
         diag = np.arange(m)
-        self_col = offset if row_ids is not None else diag + offset
         if self.device is None:
             # Pairs with a zero row are undecidable by the screen: send them to
             # the float64 check by placing them inside the band.
@@ -316,7 +299,7 @@ class ScreenedTiles:
                 S[zr_tile] = self.mid
             if zc_tile.size:
                 S[:, zc_tile] = self.mid
-            S[diag, self_col] = 2.0  # self-loops, whatever rounding says
+            S[diag, diag + offset] = 2.0  # self-loops, whatever rounding says
             if upper:
                 S[:, offset:offset + m][self._lower_mask(m, S)] = -np.inf
             mask = S > self.lo
@@ -338,7 +321,7 @@ class ScreenedTiles:
             if zc_tile.size:
                 S[:, torch.from_numpy(zc_tile).to(S.device)] = float(self.mid)
             dt = torch.from_numpy(diag).to(S.device)
-            S[dt, torch.from_numpy(np.asarray(self_col)).to(S.device)] = 2.0
+            S[dt, dt + offset] = 2.0
             if upper:
                 S[:, offset:offset + m].masked_fill_(self._lower_mask(m, S), float("-inf"))
             nz = torch.nonzero(S > float(self.lo), as_tuple=True)
@@ -353,9 +336,8 @@ class ScreenedTiles:
             if in_band.numel() and self.confirm_on_device:
                 # Decide the band on the device in float64; only pairs within
                 # a rounding margin of delta go to the host's reference arithmetic.
-                band_rows = rows_t[in_band] + sl.start if row_ids is None else \
-                    torch.from_numpy(row_ids).to(rows_t.device)[rows_t[in_band]]
-                drop = self._confirm_on_device(band_rows, cols_t[in_band] + first)
+                drop = self._confirm_on_device(rows_t[in_band] + sl.start,
+                                               cols_t[in_band] + first)
                 self.n_confirmed += int(in_band.numel())
                 keep = torch.ones(cols_t.numel(), dtype=torch.bool, device=cols_t.device)
                 keep[in_band[drop]] = False
@@ -371,8 +353,7 @@ class ScreenedTiles:
         elif self.device is None:  # the torch path mapped its columns already
             cols = col_idx[cols]
         if band.size:
-            band_rows = r_band + sl.start if row_ids is None else row_ids[r_band]
-            inside = exact_within(self.Xn, band_rows, cols[band], self.delta)
+            inside = exact_within(self.Xn, r_band + sl.start, cols[band], self.delta)
             self.n_confirmed += int(band.size)
             if not inside.all():
                 cols = np.delete(cols, band[~inside])
