@@ -273,6 +273,7 @@ def run_workload(name: str, *, naive: bool, skactiveml: bool, seed: int,
         if approx:
             row["recall"] = round(strategy.missed_edges_["recall"], 5)
             row["missed_edges_est"] = int(strategy.missed_edges_["missed_edges_estimate"])
+            row["n_probe"] = strategy.n_probe_
     elif kind == "maxherding":
         from skal.neighbors import median_bandwidth
         from skal.strategies import MaxHerding
@@ -364,7 +365,7 @@ COLUMNS = ["workload", "strategy", "N", "d", "B", "clusters", "delta", "delta_gi
            "matmul_gflops", "floor_s", "ratio_to_floor", "t_naive", "speedup_vs_naive",
            "t_skactiveml", "speedup_vs_skactiveml", "cpu_skactiveml", "cpu_speedup_vs_skactiveml",
            "same_picks", "coverage_skactiveml_picks",
-           "peak_rss_mb_with_skactiveml", "skactiveml", "load_before", "load_after"]
+           "peak_rss_mb_with_skactiveml", "skactiveml", "load_before", "load_after", "n_probe"]
 
 
 def main(argv=None):

@@ -36,8 +36,12 @@ from .neighbors import (
 # One screened product per block of about this size: large enough for BLAS,
 # and few enough blocks per cell that its columns are gathered once or twice.
 _TILE_BYTES = 128 * 2**20
+# Rows whose exact balls choose n_probe="auto" (each against the whole pool).
+_CHOICE_ROWS = 2000
+# Standard errors of the sampled recall kept as margin (95 % one-sided).
+_CHOICE_Z = 1.645
 
-__all__ = ["ivf_delta_ball_graph", "estimate_missed_edges", "have_faiss"]
+__all__ = ["ivf_delta_ball_graph", "choose_n_probe", "estimate_missed_edges", "have_faiss"]
 
 
 def have_faiss() -> bool:
@@ -109,9 +113,10 @@ def _assign_faiss(X: np.ndarray, C: np.ndarray) -> np.ndarray:
 
 
 def ivf_delta_ball_graph(Xn: np.ndarray, delta: float, *, n_cells: int | None = None,
-                         n_probe: int = 8, backend: str = "auto", random_state=None,
-                         expected_edges: float | None = None,
-                         progress: bool = False) -> sp.csr_matrix:
+                         n_probe: int | str = "auto", min_recall: float = 0.999,
+                         backend: str = "auto", random_state=None,
+                         expected_edges: float | None = None, progress: bool = False,
+                         return_info: bool = False):
     """Approximate δ-ball graph of unit vectors through an inverted-file partition.
 
     Parameters
@@ -122,10 +127,15 @@ def ivf_delta_ball_graph(Xn: np.ndarray, delta: float, *, n_cells: int | None = 
         Ball radius, > 0; edge ``i -> j`` iff ``||x_i - x_j|| < delta``.
     n_cells : int, optional
         Number of k-means cells; default ``sqrt(n_samples)`` (at least 1).
-    n_probe : int, default=8
+    n_probe : int or "auto", default="auto"
         Each cell is compared with its ``n_probe`` nearest cells (itself
         included); the relation is symmetrised, so a pair of cells is compared
         when either one probes the other. ``n_probe >= n_cells`` is exact.
+        ``"auto"`` takes the smallest count that keeps ``min_recall`` of the
+        edges of sampled rows (see :func:`choose_n_probe`).
+    min_recall : float in (0, 1], default=0.999
+        The share of edges ``n_probe="auto"`` must keep, estimated on the
+        exact balls of a row sample.
     backend : {"auto", "numpy", "faiss"}, default="auto"
         Who assigns points to cells; ``"auto"`` takes faiss when installed.
     random_state : int, Generator or None
@@ -135,11 +145,18 @@ def ivf_delta_ball_graph(Xn: np.ndarray, delta: float, *, n_cells: int | None = 
         here when not given.
     progress : bool, default=False
         Show a tqdm bar over cells.
+    return_info : bool, default=False
+        Also return a dict: ``n_cells``, ``n_probe`` (the count used),
+        ``sampled_recall`` (the recall of that count on the rows that chose
+        it, ``None`` when ``n_probe`` was given) and ``compared_pairs`` (the
+        point pairs multiplied, diagonal blocks included).
 
     Returns
     -------
     graph : scipy.sparse.csr_matrix of shape (n_samples, n_samples), dtype bool
         Symmetric, self-loops included, a subgraph of the exact δ-ball graph.
+    info : dict
+        Only with ``return_info=True``.
     """
     delta = check_positive(delta, "delta")
     if backend not in ("auto", "numpy", "faiss"):
@@ -153,7 +170,11 @@ def ivf_delta_ball_graph(Xn: np.ndarray, delta: float, *, n_cells: int | None = 
     if n_cells is None:
         n_cells = int(max(1, round(math.sqrt(n))))
     n_cells = int(min(max(1, n_cells), n))
-    n_probe = int(min(max(1, n_probe), n_cells))
+    auto = isinstance(n_probe, str)
+    if auto and n_probe != "auto":
+        raise ValueError(f"n_probe must be a positive int or 'auto', got {n_probe!r}")
+    if not 0 < min_recall <= 1:
+        raise ValueError(f"min_recall must be in (0, 1], got {min_recall!r}")
 
     C = _train_cells(Xn, n_cells, rng)
     cell = _assign_faiss(Xn, C) if use_faiss else _assign(Xn, C)
@@ -163,7 +184,17 @@ def ivf_delta_ball_graph(Xn: np.ndarray, delta: float, *, n_cells: int | None = 
     # Probe lists by centroid similarity, then symmetrised: (A, B) is compared
     # iff B is among A's probes or A among B's, which keeps the graph symmetric.
     CC = C @ C.T
-    probes = np.argsort(-CC, axis=1)[:, :n_probe]
+    order = np.argsort(-CC, axis=1)
+    sampled_recall = None
+    if auto:
+        rows = np.sort(rng.choice(n, size=min(n, _CHOICE_ROWS), replace=False))
+        sizes, balls = sample_ball_sizes(Xn, delta, rows)
+        if expected_edges is None:
+            expected_edges = float(sizes.mean()) * n
+        n_probe, sampled_recall = choose_n_probe(order, cell, rows, balls, min_recall,
+                                                 z=_CHOICE_Z)
+    n_probe = int(min(max(1, n_probe), n_cells))
+    probes = order[:, :n_probe]
     pair = sp.csr_matrix((np.ones(probes.size, dtype=bool),
                           (np.repeat(np.arange(n_cells), n_probe), probes.ravel())),
                          shape=(n_cells, n_cells))
@@ -191,7 +222,85 @@ def ivf_delta_ball_graph(Xn: np.ndarray, delta: float, *, n_cells: int | None = 
     indptr, indices = _unpermute_symmetric(perm, parts)
     g = sp.csr_matrix((edge_flags(indices.size), indices, indptr), shape=(n, n), copy=False)
     g.has_sorted_indices = True
-    return g
+    if not return_info:
+        return g
+    sizes = np.diff(starts)
+    upper = sp.triu(pair, k=1).tocoo()
+    compared = float(np.sum(sizes[upper.row] * sizes[upper.col].astype(np.float64))
+                     + np.sum(sizes * (sizes + 1.0) / 2.0))
+    return g, {"n_cells": n_cells, "n_probe": n_probe, "sampled_recall": sampled_recall,
+               "compared_pairs": compared}
+
+
+def choose_n_probe(order: np.ndarray, cell: np.ndarray, rows: np.ndarray, balls: list,
+                   min_recall: float, *, z: float = 1.645) -> tuple[int, float]:
+    """The smallest probe count whose cell pairs keep ``min_recall`` of the edges, with confidence.
+
+    An edge from row ``r`` (cell ``a``) to ``b`` (cell ``c``) is found with
+    ``p`` probes iff ``a == c``, or ``c`` is among the first ``p`` cells of
+    ``order[a]``, or ``a`` among those of ``order[c]`` (the symmetrised
+    relation the build compares). So each sampled edge needs
+    ``min(rank_a(c), rank_c(a)) + 1`` probes, and one pass gives the sampled
+    recall of every probe count.
+
+    Missed edges come in clumps (a point between clusters misses many at
+    once), so the sampled recall of a count varies a lot between samples. The
+    count returned is the smallest whose recall is at least ``min_recall``
+    at the lower end of a one-sided normal interval: the recall is a ratio
+    of per-row sums (found edges over ball sizes), its standard error that
+    of a ratio estimator over the sampled rows.
+
+    Parameters
+    ----------
+    order : ndarray of int, shape (n_cells, n_cells)
+        Each cell's cells by decreasing centroid similarity (the probe order).
+    cell : ndarray of int, shape (n_samples,)
+        The cell of every point.
+    rows : ndarray of int
+        The sampled rows.
+    balls : list of ndarray
+        Their exact balls (:func:`skal.neighbors.sample_ball_sizes`).
+    min_recall : float in (0, 1]
+    z : float, default=1.645
+        Standard errors below the sampled recall that must still reach
+        ``min_recall`` (1.645: 95 % one-sided); 0 takes the sampled recall
+        as it is.
+
+    Returns
+    -------
+    n_probe : int
+    sampled_recall : float
+        The share of the sampled edges that ``n_probe`` keeps.
+    """
+    n_cells = order.shape[0]
+    rank = np.empty_like(order)
+    rank[np.arange(n_cells)[:, None], order] = np.arange(n_cells)
+    sizes = np.array([b.size for b in balls], dtype=np.int64)
+    if sizes.sum() == 0:
+        return 1, 1.0
+    a = np.repeat(cell[np.asarray(rows, dtype=np.int64)], sizes)
+    c = cell[np.concatenate(balls)]
+    need = np.where(a == c, 1, np.minimum(rank[a, c], rank[c, a]) + 1)
+    row_of = np.repeat(np.arange(sizes.size), sizes)
+    total, m = float(sizes.sum()), sizes.size
+    # Only the edges a count misses matter; start from the count whose sampled
+    # recall alone reaches the target (the interval's lower end is below it).
+    srt = np.sort(need)
+    k = min(srt.size, max(1, math.ceil(min_recall * srt.size - 1e-9)))
+    p = int(srt[k - 1])
+    rest = need > p
+    need, row_of = need[rest], row_of[rest]
+    while True:
+        missed = np.bincount(row_of[need > p], minlength=m).astype(np.float64)
+        recall = 1.0 - missed.sum() / total
+        if m > 1 and z > 0:
+            resid = missed - (1.0 - recall) * sizes
+            se = math.sqrt(float(resid @ resid) / (m * (m - 1))) / (total / m)
+        else:
+            se = 0.0
+        if recall - z * se >= min_recall - 1e-12 or not np.any(need > p):
+            return p, recall
+        p = int(need[need > p].min())
 
 
 def _upper_cell_blocks(pair: sp.csr_matrix, starts: np.ndarray):

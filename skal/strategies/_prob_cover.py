@@ -151,9 +151,16 @@ class ProbCover(CoverageStrategyMixin, QueryStrategy):
         exact graph; ``missed_edges_`` reports, on a sample of rows, how many
         edges it may have missed. Uses faiss when installed (``skal[ann]``),
         pure NumPy otherwise.
-    n_probe : int, default=16
+    n_probe : int or "auto", default="auto"
         Cells compared with each cell in approximate mode; more is slower and
-        misses fewer edges.
+        misses fewer edges. ``"auto"`` measures, on the exact balls of 1,000
+        sampled rows, how many edges every probe count would keep, and takes
+        the smallest count that keeps ``min_recall`` of them (before 0.1 the
+        default was 16).
+    min_recall : float in (0, 1], default=0.999
+        With ``approximate=True`` and ``n_probe="auto"``, the share of the
+        graph's edges to keep, as estimated on the sampled rows;
+        ``missed_edges_`` then checks it on an independent sample.
     max_memory : "auto", None, int or str, default="auto"
         Memory the graph build may use. Before building, the graph's size is
         estimated from a sample of balls; if the build (graph plus its
@@ -187,6 +194,9 @@ class ProbCover(CoverageStrategyMixin, QueryStrategy):
         In approximate mode, the report of
         :func:`skal._ann.estimate_missed_edges` (``recall``,
         ``missed_edges_estimate``, ...); ``None`` for the exact graph.
+    n_probe_ : int or None
+        In approximate mode, the probe count the graph was built with (the
+        choice of ``n_probe="auto"``); ``None`` for the exact graph.
 
     Examples
     --------
@@ -208,7 +218,8 @@ class ProbCover(CoverageStrategyMixin, QueryStrategy):
         "device": [str, None],
         "screen": [StrOptions({"auto", "float32", "bfloat16"})],
         "approximate": ["boolean"],
-        "n_probe": [Interval(Integral, 1, None, closed="left")],
+        "n_probe": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "min_recall": [Interval(Real, 0, 1, closed="right")],
         "max_memory": [Interval(Real, 0, None, closed="neither"), str, None],
         "progress": ["boolean"],
         "random_state": RANDOM_STATE_CONSTRAINT,
@@ -216,8 +227,8 @@ class ProbCover(CoverageStrategyMixin, QueryStrategy):
 
     def __init__(self, delta="auto", *, n_clusters=None, purity=0.95, metric="euclidean",
                  noisy_weight=0.0, block_rows=None, device=None, screen="auto",
-                 approximate=False, n_probe=16, max_memory="auto", progress=False,
-                 random_state=None):
+                 approximate=False, n_probe="auto", min_recall=0.999, max_memory="auto",
+                 progress=False, random_state=None):
         self.delta = delta
         self.n_clusters = n_clusters
         self.purity = purity
@@ -228,6 +239,7 @@ class ProbCover(CoverageStrategyMixin, QueryStrategy):
         self.screen = screen
         self.approximate = approximate
         self.n_probe = n_probe
+        self.min_recall = min_recall
         self.max_memory = max_memory
         self.progress = progress
         self.random_state = random_state
@@ -298,13 +310,15 @@ class ProbCover(CoverageStrategyMixin, QueryStrategy):
                     ResourceWarning, stacklevel=3,
                 )
         self.missed_edges_ = None
+        self.n_probe_ = None
         if self.approximate:
             from .._ann import estimate_missed_edges, ivf_delta_ball_graph
 
-            self.graph_ = ivf_delta_ball_graph(Xn, self.delta_, n_probe=self.n_probe,
-                                               random_state=self.random_state,
-                                               expected_edges=n_edges,
-                                               progress=self.progress)
+            self.graph_, info = ivf_delta_ball_graph(
+                Xn, self.delta_, n_probe=self.n_probe, min_recall=self.min_recall,
+                random_state=self.random_state, expected_edges=n_edges,
+                progress=self.progress, return_info=True)
+            self.n_probe_ = info["n_probe"]
             self.missed_edges_ = estimate_missed_edges(Xn, self.graph_, self.delta_,
                                                        random_state=self.random_state)
         else:
@@ -357,8 +371,13 @@ class ProbCover(CoverageStrategyMixin, QueryStrategy):
     def _graph_params(self) -> tuple:
         # Everything besides the pool that decides the graph (screen does not:
         # every precision gives the same exact graph).
-        return (self.delta, self.n_clusters, self.purity, self.metric, bool(self.approximate),
-                self.n_probe if self.approximate else None)
+        params = (self.delta, self.n_clusters, self.purity, self.metric, bool(self.approximate),
+                  self.n_probe if self.approximate else None)
+        # Appended only where it matters, so that the exact graph's key (and
+        # saved caches) stay as they were.
+        if self.approximate and self.n_probe == "auto":
+            params += (self.min_recall,)
+        return params
 
     def get_pool_cache(self) -> dict[str, np.ndarray]:
         """The δ-ball graph (CSR arrays) and resolved δ of the last pool.
@@ -426,6 +445,8 @@ class ProbCover(CoverageStrategyMixin, QueryStrategy):
         self.graph_, self.delta_, self.purity_error_ = g, delta, purity_error
         self.graph_bytes_estimate_ = None
         self.missed_edges_ = None
+        # The count "auto" chose is not part of the saved graph.
+        self.n_probe_ = None if not self.approximate or self.n_probe == "auto" else self.n_probe
         self._graph_key = (self._pool_key(X),) + self._graph_params()
         return True
 
