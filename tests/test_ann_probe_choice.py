@@ -150,3 +150,35 @@ def test_saved_graph_of_another_recall_target_is_not_reused(mixture):
     c = ProbCover(delta=0.8, approximate=True, random_state=0)
     assert c.set_pool_cache(mixture, cache)
     assert c.n_probe_ is None  # the count "auto" chose is not saved with the graph
+
+
+def test_stratified_weighted_estimate_by_hand():
+    # Stratum 0 (rows 0, 1) stands for 5 points per row, stratum 1 (rows 2, 3)
+    # for 1. Only row 0 misses an edge with one probe (point 4 is in cell 1).
+    order = np.array([[0, 1], [1, 0]])
+    cell = np.array([0, 0, 0, 0, 1])
+    balls = [np.array([0, 4]), np.array([1, 2]), np.array([2, 3]), np.array([3, 0])]
+    rows = np.arange(4)
+    kw = {"weights": np.array([5.0, 5.0, 1.0, 1.0]), "strata": np.array([0, 0, 1, 1])}
+    # Weighted recall 1 - 5 / 24; stratum 0's residuals (7/12, -5/12) have
+    # variance 0.5, so se = sqrt(10^2 * 0.5 / 2) / 24 = 5/24.
+    n_probe, recall = choose_n_probe(order, cell, rows, balls, 0.79, z=0.0, **kw)
+    assert n_probe == 1 and recall == pytest.approx(19 / 24)
+    assert choose_n_probe(order, cell, rows, balls, 0.8, z=0.0, **kw) == (2, 1.0)
+    assert choose_n_probe(order, cell, rows, balls, 0.58, z=1.0, **kw)[0] == 1  # 14/24 = 0.583
+    assert choose_n_probe(order, cell, rows, balls, 0.59, z=1.0, **kw)[0] == 2
+
+
+def test_choice_sample_takes_half_from_the_far_tenth():
+    rng = np.random.default_rng(0)
+    own_sim = rng.random(1000)
+    rows, weights, strata = _ann._choice_sample(own_sim, 200, np.random.default_rng(1))
+    assert np.all(np.diff(rows) > 0)
+    far = set(np.argsort(own_sim)[:100].tolist())
+    assert {int(r) in far for r in rows[strata == 0]} == {True}
+    assert not any(int(r) in far for r in rows[strata == 1])
+    assert (strata == 0).sum() == 100 and (strata == 1).sum() == 100
+    assert weights.sum() == pytest.approx(1000)  # every pool point stood for once
+    assert np.all(weights[strata == 0] == 1.0) and np.all(weights[strata == 1] == 9.0)
+    all_rows, w, h = _ann._choice_sample(own_sim, 5000, np.random.default_rng(1))
+    assert np.array_equal(all_rows, np.arange(1000)) and np.all(w == 1) and np.all(h == 0)
