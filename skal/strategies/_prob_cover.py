@@ -153,10 +153,15 @@ class ProbCover(CoverageStrategyMixin, QueryStrategy):
         pure NumPy otherwise.
     n_probe : int or "auto", default="auto"
         Cells compared with each cell in approximate mode; more is slower and
-        misses fewer edges. ``"auto"`` measures, on the exact balls of 1,000
-        sampled rows, how many edges every probe count would keep, and takes
-        the smallest count that keeps ``min_recall`` of them (before 0.1 the
-        default was 16).
+        misses fewer edges. ``"auto"`` measures, on the exact balls of 2,000
+        sampled rows (half of them from the tenth of the pool furthest from
+        its cell centres, where missed edges concentrate, weighted back), how
+        many edges every probe count would keep, and takes the smallest count
+        whose recall reaches ``min_recall`` at the lower end of a one-sided
+        95 % interval (:func:`skal._ann.choose_n_probe`). The default was 16
+        before; it kept 0.9986 of the edges of a 200,000-point mixture, where
+        ``"auto"`` takes 30 probes, and probed eight times more than needed at
+        10^6 points, where it takes 2.
     min_recall : float in (0, 1], default=0.999
         With ``approximate=True`` and ``n_probe="auto"``, the share of the
         graph's edges to keep, as estimated on the sampled rows;
