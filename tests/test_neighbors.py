@@ -117,3 +117,38 @@ def test_nearest_other_cluster_distance_many_clusters_and_ties(n_clusters, monke
     rows = rng.permutation(Xn.shape[0])[:170]
     got = nearest_other_cluster_distance(Xn, labels, rows=rows)
     np.testing.assert_allclose(got, D.min(1)[rows], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("row_length", [0, 1, 5, 63, 64, 65, 300])
+def test_csr_gather_rows_both_paths(row_length):
+    # Mean lengths below and above the switch to slice copies (64), with rows
+    # of uneven length, repeated and empty rows.
+    rng = np.random.default_rng(row_length)
+    lengths = rng.integers(0, 2 * row_length + 1, size=50)
+    indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    indices = rng.integers(0, 1000, size=int(indptr[-1])).astype(np.int32)
+    rows = rng.integers(0, 50, size=30)
+    expected = np.concatenate([indices[indptr[r]:indptr[r + 1]] for r in rows])
+    got = csr_gather_rows(indptr, indices, rows)
+    assert got.dtype == indices.dtype
+    np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("uniform", [True, False])
+@pytest.mark.parametrize("chunk", [1, 50, 10**6])
+def test_subtract_neighbour_weights_uniform_and_mixed(uniform, chunk):
+    import scipy.sparse as sp
+
+    from skal.neighbors import subtract_neighbour_weights
+
+    rng = np.random.default_rng(1)
+    # Dense enough rows that both the bincount path (many neighbours) and the
+    # scatter path (few) run.
+    A = sp.random(400, 400, density=0.3, random_state=1, format="csr").astype(bool)
+    dense = A.toarray().astype(float)
+    for n_rows in (1, 3, 200):
+        rows = rng.choice(400, size=n_rows, replace=False)
+        w = np.full(n_rows, 0.6) if uniform else rng.random(n_rows)
+        score = np.zeros(400)
+        subtract_neighbour_weights(score, A.indptr, A.indices, rows, w, chunk_edges=chunk)
+        np.testing.assert_allclose(score, -(dense[rows].T @ w), rtol=1e-12, atol=1e-12)
