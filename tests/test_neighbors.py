@@ -152,3 +152,23 @@ def test_subtract_neighbour_weights_uniform_and_mixed(uniform, chunk):
         score = np.zeros(400)
         subtract_neighbour_weights(score, A.indptr, A.indices, rows, w, chunk_edges=chunk)
         np.testing.assert_allclose(score, -(dense[rows].T @ w), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_unit_normalize_in_blocks_equals_the_whole_array_arithmetic(dtype, monkeypatch):
+    import skal.neighbors as nb
+
+    rng = np.random.default_rng(5)
+    X = (rng.normal(size=(257, 9)) * rng.lognormal(size=(257, 1))).astype(dtype)
+    X[[0, 100, 256]] = 0.0
+    X64 = X.astype(np.float64)
+    norms = np.linalg.norm(X64, axis=1)
+    scaled = X64 / norms.max()
+    unit = norms / norms.max()
+    want = (scaled / np.where(unit > 0, unit, 1.0)[:, None]).astype(np.float32)
+    monkeypatch.setattr(nb, "_NORMALIZE_BLOCK_BYTES", 8 * 9 * 10)  # blocks of 10 rows
+    got = nb.unit_normalize(X)
+    assert got.dtype == np.float32 and got.flags.c_contiguous
+    np.testing.assert_array_equal(got, want)  # bit for bit
+    assert np.all(got[[0, 100, 256]] == 0)
+    assert nb.unit_normalize(X[:0]).shape == (0, 9)
