@@ -26,7 +26,7 @@ from ._validation import check_positive, check_random_state
 from .neighbors import (
     _concat_ranges,
     _tiled_graph_csr,
-    _unpermute_symmetric,
+    _unpermute_upper,
     block_rows_for,
     edge_flags,
     iter_row_blocks,
@@ -218,17 +218,18 @@ def ivf_delta_ball_graph(Xn: np.ndarray, delta: float, *, n_cells: int | None = 
 
     # Built in cell order, upper triangle only: each compared pair of cells is
     # multiplied once (cell A's rows against the later cells it is paired
-    # with), mirrored in place, then mapped back to pool order. The exact
-    # build's proven float32 screen decides every pair: no rounding errors.
+    # with), then the full rows are assembled in pool order (_unpermute_upper).
+    # The exact build's proven float32 screen decides every pair: no rounding
+    # errors.
     Xp = Xn[perm]
     tiles = ScreenedTiles(Xp, delta)
     blocks = _upper_cell_blocks(pair, starts)
     indptr, indices = _tiled_graph_csr(tiles, blocks, n, float(expected_edges), half=True,
-                                      progress=progress, desc="ivf delta graph")
+                                      progress=progress, desc="ivf delta graph", mirror=False)
     del tiles, Xp, own_sim
     parts = [indptr, indices]
     del indptr, indices
-    indptr, indices = _unpermute_symmetric(perm, parts)
+    indptr, indices = _unpermute_upper(perm, parts)
     g = sp.csr_matrix((edge_flags(indices.size), indices, indptr), shape=(n, n), copy=False)
     g.has_sorted_indices = True
     if not return_info:

@@ -52,3 +52,31 @@ def test_in_place_mirror_across_many_chunks(monkeypatch, delta, expected_edges):
     assert G.nnz == A.sum() and G.indices.size == G.nnz
     assert np.array_equal(G.toarray(), A)
     assert all(np.all(np.diff(G.indices[G.indptr[r]:G.indptr[r + 1]]) > 0) for r in range(400))
+
+
+@pytest.mark.parametrize("chunk", [3, 50, 1 << 22])
+@pytest.mark.parametrize("density", [0.0, 0.05, 0.6])
+def test_unpermute_upper_assembles_the_pool_order_graph(chunk, density, monkeypatch):
+    # A symmetric graph with self-loops, its upper triangle taken in a random
+    # build order, assembled back: every row full, in pool order, sorted.
+    import scipy.sparse as sp
+
+    import skal.neighbors as nb
+
+    rng = np.random.default_rng(int(density * 100) + chunk % 7)
+    n = 120
+    A = rng.random((n, n)) < density
+    A = A | A.T | np.eye(n, dtype=bool)
+    perm = rng.permutation(n)
+    B = A[np.ix_(perm, perm)]  # the graph in build order
+    up = sp.csr_matrix(np.triu(B))
+    up.sort_indices()
+    parts = [up.indptr.astype(np.int64), up.indices.astype(np.int32)]
+    monkeypatch.setattr(nb, "_EDGE_CHUNK", chunk)
+    indptr, indices = nb._unpermute_upper(perm, parts)
+    assert parts == []
+    G = sp.csr_matrix((np.ones(indices.size, dtype=bool), indices, indptr), shape=(n, n))
+    np.testing.assert_array_equal(G.toarray(), A)
+    for r in range(n):
+        row = indices[indptr[r]:indptr[r + 1]]
+        assert np.all(np.diff(row.astype(np.int64)) > 0)  # sorted, no duplicates
