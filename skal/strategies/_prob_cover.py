@@ -183,7 +183,10 @@ class ProbCover(CoverageStrategyMixin, QueryStrategy):
     delta_ : float
         The Euclidean radius used by the last call (resolved from ``"auto"``).
     graph_ : scipy.sparse.csr_matrix
-        The cached δ-ball graph of the last pool.
+        The cached δ-ball graph of the last pool. Its ``data`` is one
+        read-only ``True`` shared by every edge (no byte per edge), so
+        scipy's in-place methods that write ``data`` (``eliminate_zeros``)
+        fail on it: work on ``graph_.copy()`` or ``graph_.astype(...)``.
     coverage_ : float
         Fraction of the pool covered by ``covering`` plus the picks of the last call.
     graph_bytes_estimate_ : int or None
