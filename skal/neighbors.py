@@ -210,12 +210,14 @@ def delta_ball_graph(X: np.ndarray, delta: float, *, normalized: bool = False,
     else:  # columns made one tile at a time (each may list most of the pool)
         blocks = ((slice(int(plan.starts[lo]), int(plan.starts[hi])), plan.columns(t))
                   for t, (lo, hi) in enumerate(plan.tiles))
+    # The pruned build's upper triangle is in cell order: its full rows are
+    # assembled straight in pool order instead of being mirrored first.
     indptr, indices = _tiled_graph_csr(tiles, blocks, n, est_edges, half=bool(half),
-                                      progress=progress)
+                                      progress=progress, mirror=plan is None)
     if plan is not None:
         parts = [indptr, indices]
         del indptr, indices
-        indptr, indices = _unpermute_symmetric(plan.perm, parts)
+        indptr, indices = _unpermute_upper(plan.perm, parts)
     graph = sp.csr_matrix((edge_flags(indices.size), indices, indptr), shape=(n, n), copy=False)
     graph.has_sorted_indices = True
     return graph
@@ -283,34 +285,6 @@ def _tiled_graph_csr(tiles, blocks, n: int, est_edges: float, *, half: bool,
     return indptr, (buffer[:nnz] if buffer.size != nnz else buffer)
 
 
-def _unpermute_symmetric(perm: np.ndarray, parts: list):
-    """CSR of a symmetric graph built in the order ``perm``, back in pool order, rows sorted.
-
-    ``parts`` is ``[indptr, indices]`` of the permuted graph; it is emptied,
-    so that the permuted indices are freed once relabelled (the caller must
-    hold no other reference): the graph is held at most twice. Row ``i`` is
-    row ``inv[i]`` relabelled through ``perm``, gathered and then sorted in
-    place one bounded group of rows at a time (a whole-graph CSR-to-CSC
-    transpose would sort it too, but holds a third copy and, at 10^9 edges,
-    costs more than these sorts of short runs).
-    """
-    indices = parts.pop()
-    indptr = parts.pop()
-    n = perm.size
-    inv = np.empty(n, dtype=np.int64)
-    inv[perm] = np.arange(n)
-    lengths = np.diff(indptr)[inv]
-    out_ptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(lengths, out=out_ptr[1:])
-    perm_c = perm.astype(indices.dtype)
-    out = np.empty(indices.size, dtype=indices.dtype)
-    for start, stop in _edge_chunks(out_ptr):
-        a, b = out_ptr[start], out_ptr[stop]
-        out[a:b] = perm_c[csr_gather_rows(indptr, indices, inv[start:stop])]
-        _sort_rows(out_ptr[start:stop + 1] - a, out[a:b], n)
-    return out_ptr, out
-
-
 def _unpermute_upper(perm: np.ndarray, parts: list):
     """Full symmetric CSR in pool order, rows sorted, from the upper triangle built in order ``perm``.
 
@@ -320,9 +294,10 @@ def _unpermute_upper(perm: np.ndarray, parts: list):
     triangle without its diagonal (the rows before ``t`` holding it, from one
     CSR-to-CSC conversion) followed by row ``t`` itself; row ``i`` of the
     result is that row for ``t = inv[i]``, relabelled through ``perm`` and
-    sorted. Mirroring in build order first and then gathering rows (what
-    :func:`_mirror_upper` and :func:`_unpermute_symmetric` do) writes every
-    edge twice more: at 10^9 edges this saves about 10 s.
+    sorted. Mirroring in build order first (:func:`_mirror_upper`) and then
+    gathering rows wrote every edge twice more: at 10^9 edges this saves
+    about 10 s. The graph is held about twice (upper triangle, its CSC copy
+    and the result).
     """
     up_idx = parts.pop()
     up_ptr = parts.pop()
