@@ -36,6 +36,7 @@ from skal.neighbors import unit_normalize  # noqa: E402
 from skal.noise import make_noisy_labels  # noqa: E402
 
 FILTERS = {"centroid": CentroidFilter, "graph": GraphFilter, "clustervote": ClusterVoteFilter,
+           "centroid-nopool": lambda: CentroidFilter(cluster_agreement=False),
            "graph-pool": lambda: GraphFilter(graph="pool")}
 
 

@@ -41,7 +41,12 @@ FILTERS = {"Graph": GraphFilter, "ClusterVote": ClusterVoteFilter, "Centroid": C
            # CentroidFilter before propose_below=0.5 became its default: every
            # doubted label gets a proposal (the "Centroid" rows of the CSVs
            # written before that change).
-           "CentroidAlways": lambda: CentroidFilter(propose_below=None)}
+           "CentroidAlways": lambda: CentroidFilter(propose_below=None),
+           # The centroid rule with and without the pool's second opinion
+           # (cluster_agreement, the default since it was added: "Centroid"
+           # rows written before that are today's CentroidNoPool).
+           "CentroidPool": lambda: CentroidFilter(cluster_agreement=True),
+           "CentroidNoPool": lambda: CentroidFilter(cluster_agreement=False)}
 STRATEGIES = {"ProbCover": lambda: ProbCover(delta="auto"), "MaxHerding": MaxHerding}
 
 

@@ -74,8 +74,8 @@ def test_relabel_mode_trains_on_the_centroid_proposals():
     from skal import NoiseAwareActiveLearner, NoisyOracle, RandomSampling
 
     X, y = load_digits_embeddings(return_X_y=True)
-    learner = NoiseAwareActiveLearner(RandomSampling(), CentroidFilter(), train_on="relabel",
-                                      budget=60, random_state=0)
+    learner = NoiseAwareActiveLearner(RandomSampling(), CentroidFilter(cluster_agreement=False),
+                                      train_on="relabel", budget=60, random_state=0)
     learner.fit_round(X, NoisyOracle(y, noise_rate=0.4, random_state=0))
     flt = learner.noise_filter_
     doubted = ~learner.clean_mask_

@@ -1,0 +1,159 @@
+"""CentroidFilter's second opinion from the pool (``cluster_agreement``)."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from skal._validation import check_random_state
+from skal.datasets import load_digits_embeddings
+from skal.filters import CentroidFilter, _cluster_match
+from skal.filters._cluster_match import match_clusters_to_classes, pool_cluster_centres
+from skal.filters._pool import PoolView
+from skal.noise import make_noisy_labels
+
+
+def _two_groups():
+    # Two tight groups on the unit circle, far apart.
+    left = np.array([[1.0, 0.0], [1.0, 0.1], [1.0, -0.1], [1.0, 0.05]])
+    right = np.array([[0.0, 1.0], [0.1, 1.0], [-0.1, 1.0], [0.05, 1.0]])
+    return np.vstack([left, right])
+
+
+def test_matching_is_one_to_one_not_plurality():
+    # Left group's labels: 0, 0, 1; right group's: 0, 0, 0. By plurality both
+    # groups would be class 0; the one-to-one assignment that agrees with the
+    # most labels names the left group 1 (1 + 3 agreeing labels, not 2 + 0).
+    view = PoolView(_two_groups())
+    positions = np.array([0, 1, 2, 4, 5, 6])
+    y = np.array([0, 0, 1, 0, 0, 0])
+    matched, clusters = match_clusters_to_classes(view, positions, y, 2, seed=0)
+    assert clusters[0] == clusters[1] == clusters[2] != clusters[3]
+    assert matched.tolist() == [1, 1, 1, 0, 0, 0]
+
+
+def test_clusters_of_a_sampled_pool_are_nearest_centres(monkeypatch):
+    monkeypatch.setattr(_cluster_match, "_CLUSTER_SAMPLE", 40)
+    rng = np.random.default_rng(0)
+    pool = rng.normal(size=(300, 5))
+    view = PoolView(pool)
+    centres = pool_cluster_centres(view, 3, seed=1)
+    assert centres.shape == (3, 5)
+    positions = rng.choice(300, 50, replace=False)
+    _, clusters = match_clusters_to_classes(view, positions, rng.integers(0, 3, 50), 3, seed=1)
+    d = ((view.Z[positions][:, None, :] - centres[None, :, :]) ** 2).sum(axis=2)
+    np.testing.assert_array_equal(clusters, d.argmin(axis=1))
+
+
+def _digits_round(noise=0.5, n=60, seed=0):
+    X, y = load_digits_embeddings(return_X_y=True)
+    idx = np.random.default_rng(seed).choice(len(y), n, replace=False)
+    y_noisy, is_noisy = make_noisy_labels(y[idx], noise, random_state=seed)
+    return X, y, idx, y_noisy, is_noisy
+
+
+def _as_int(proposed):
+    return np.array([-1 if p is None else int(p) for p in proposed])
+
+
+def test_combination_rule_against_its_parts():
+    X, y, idx, y_noisy, _ = _digits_round()
+    alone = CentroidFilter(cluster_agreement=False)
+    keep_alone = alone.fit_filter(X[idx], y_noisy)
+    both = CentroidFilter(random_state=3)
+    keep = both.fit_filter(X[idx], y_noisy, sample_indices=idx, X_pool=X)
+    # The pool's opinion is the matching computed with the filter's seed.
+    seed = int(check_random_state(3).integers(0, 2**31 - 1))
+    matched, _ = match_clusters_to_classes(PoolView(X), idx, y_noisy, 10, seed)
+    np.testing.assert_array_equal(both.cluster_classes_, matched)
+    # Kept: either opinion agrees with the label.
+    np.testing.assert_array_equal(keep, keep_alone | (matched == y_noisy))
+    # Proposals: the label where kept; where doubted, the class both name, else none.
+    alone_says = np.where(keep_alone, y_noisy, _as_int(alone.proposed_labels_))
+    expected = np.where(keep, y_noisy, np.where(alone_says == matched, matched, -1))
+    np.testing.assert_array_equal(_as_int(both.proposed_labels_), expected)
+    assert both._threshold_decision is False and alone._threshold_decision is True
+    # Scores, calibration and centres are the centroid rule's, unchanged.
+    np.testing.assert_allclose(both.scores_, alone.scores_)
+    np.testing.assert_allclose(both.clean_proba_, alone.clean_proba_)
+
+
+def test_agreement_makes_the_proposals_more_often_right():
+    X, y, idx, y_noisy, is_noisy = _digits_round(noise=0.5)
+    truth = y[idx]
+    rates = {}
+    for agree in (False, True):
+        f = CentroidFilter(cluster_agreement=agree, random_state=0)
+        keep = f.fit_filter(X[idx], y_noisy, sample_indices=idx, X_pool=X)
+        p = _as_int(f.proposed_labels_)
+        rates[agree] = (np.mean(p[p >= 0] == truth[p >= 0]), np.mean(keep[~is_noisy]))
+    # Training labels right 0.62 -> 0.80 here; more right labels kept.
+    assert rates[True][0] > rates[False][0] + 0.1
+    assert rates[True][1] >= rates[False][1]
+
+
+def test_without_a_pool_the_centroid_rule_decides_alone():
+    X, y, idx, y_noisy, _ = _digits_round()
+    a = CentroidFilter()
+    b = CentroidFilter(cluster_agreement=False)
+    np.testing.assert_array_equal(a.fit_filter(X[idx], y_noisy), b.fit_filter(X[idx], y_noisy))
+    assert a.cluster_classes_ is None and a._threshold_decision
+    np.testing.assert_array_equal(_as_int(a.proposed_labels_), _as_int(b.proposed_labels_))
+    assert a.uses_pool and not b.uses_pool
+
+
+def test_unlabeled_rows_serve_as_the_pool():
+    X, y, idx, y_noisy, _ = _digits_round()
+    rest = np.setdiff1d(np.arange(len(y)), idx)
+    f = CentroidFilter(random_state=0)
+    f.fit_filter(X[idx], y_noisy, X_unlabeled=X[rest])
+    assert f.cluster_classes_ is not None and f.cluster_classes_.shape == (idx.size,)
+
+
+def test_clustering_is_computed_once_per_pool(monkeypatch):
+    X, y, idx, y_noisy, _ = _digits_round()
+    calls = []
+    real = _cluster_match.pool_cluster_centres
+
+    def counting(view, k, seed):
+        cache = view.__dict__.get("_matched_centres", {})
+        calls.append((k, seed) in cache)
+        return real(view, k, seed)
+
+    monkeypatch.setattr("skal.filters._cluster_match.pool_cluster_centres", counting)
+    f = CentroidFilter(random_state=0)
+    for n in (30, 45, 60):
+        f.fit_filter(X[idx[:n]], y_noisy[:n], sample_indices=idx[:n], X_pool=X)
+    # First round clusters the pool; the next rounds find it in the cache.
+    assert calls == [False, True, True]
+
+
+def test_sparse_pool():
+    X, y, idx, y_noisy, _ = _digits_round()
+    dense = CentroidFilter(random_state=0)
+    sparse = CentroidFilter(random_state=0)
+    a = dense.fit_filter(X[idx], y_noisy, sample_indices=idx, X_pool=X)
+    b = sparse.fit_filter(sp.csr_matrix(X[idx]), y_noisy, sample_indices=idx,
+                          X_pool=sp.csr_matrix(X))
+    # k-means on sparse rows may split ties differently; the decision is the
+    # same on this data.
+    np.testing.assert_array_equal(a, b)
+
+
+def test_learner_hands_the_pool_to_the_filter():
+    from skal import MaxHerding, NoiseAwareActiveLearner, NoisyOracle
+
+    X, y = load_digits_embeddings(return_X_y=True)
+    learner = NoiseAwareActiveLearner(MaxHerding(), CentroidFilter(), train_on="relabel",
+                                      budget=40, random_state=0)
+    learner.fit_round(X, NoisyOracle(y, noise_rate=0.5, random_state=0))
+    flt = learner.noise_filter_
+    assert flt.cluster_classes_ is not None
+    np.testing.assert_array_equal(flt.sample_indices_, learner.labeled_idx_)
+    assert flt.random_state is not None  # seeded by the learner for the whole run
+
+
+@pytest.mark.parametrize("bad", ["yes", 2])
+def test_bad_cluster_agreement(bad):
+    X, y, idx, y_noisy, _ = _digits_round()
+    with pytest.raises(ValueError, match="cluster_agreement"):
+        CentroidFilter(cluster_agreement=bad).fit_filter(X[idx], y_noisy)
