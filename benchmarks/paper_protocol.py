@@ -58,9 +58,9 @@ from skal.filters import CentroidFilter  # noqa: E402
 #: (benchmarks/nas_default_search.py, committed in benchmarks/results/).
 RECOMMENDED = {
     "ProbCover": {"filter": CentroidFilter, "filter_name": "CentroidFilter",
-                  "train_on": "relabel", "noise_dropout": "auto"},
+                  "train_on": "relabel", "noise_dropout": 0.0},
     "MaxHerding": {"filter": CentroidFilter, "filter_name": "CentroidFilter",
-                   "train_on": "relabel", "noise_dropout": "auto"},
+                   "train_on": "relabel", "noise_dropout": 0.0},
 }
 STRATEGIES = {"ProbCover": lambda: ProbCover(delta="auto"), "MaxHerding": MaxHerding}
 MODES = ("clean", "all", "weighted", "relabel")

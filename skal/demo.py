@@ -35,14 +35,15 @@ def recommended_learner(noise_filter=None, *, random_state=None, **params) -> No
     probe trains on the kept labels plus the filter's proposed label for each
     doubted one its calibrated model finds more likely wrong than right
     (``train_on="relabel"``: the class of the nearest robust centre; the other
-    doubted labels are dropped), and the reference's
-    adaptive noise dropout (``noise_dropout="auto"``) lets a few doubted labels
-    keep covering so that a wrong doubt does not pull the budget back to one
-    region for ever.
+    doubted labels are dropped). Given the pool, the filter also asks its
+    k-means clusters for a second opinion (``cluster_agreement``). The
+    reference's adaptive noise dropout (``noise_dropout="auto"``) was the
+    default's until the pool's opinion came; with it, no dropout scored 0.3
+    points higher in the default search and is the default now.
     """
     return NoiseAwareActiveLearner(
         ProbCover(delta="auto"), CentroidFilter() if noise_filter is None else noise_filter,
-        train_on="relabel", noise_dropout="auto", random_state=random_state, **params)
+        train_on="relabel", random_state=random_state, **params)
 
 
 def _methods(filter_name: str) -> dict[str, Callable[[int], NoiseAwareActiveLearner]]:

@@ -157,3 +157,14 @@ def test_bad_cluster_agreement(bad):
     X, y, idx, y_noisy, _ = _digits_round()
     with pytest.raises(ValueError, match="cluster_agreement"):
         CentroidFilter(cluster_agreement=bad).fit_filter(X[idx], y_noisy)
+
+
+def test_unseeded_filter_clusters_a_pool_once():
+    X, y, idx, y_noisy, _ = _digits_round()
+    f = CentroidFilter()  # random_state=None
+    first = f.fit_filter(X[idx], y_noisy, sample_indices=idx, X_pool=X)
+    view = f._pool_cache[2]
+    assert list(view._matched_centres) == [(10, None)]
+    again = f.fit_filter(X[idx], y_noisy, sample_indices=idx, X_pool=X)
+    assert list(view._matched_centres) == [(10, None)]
+    np.testing.assert_array_equal(first, again)

@@ -19,7 +19,7 @@ def test_recommended_learner_is_the_documented_default():
     assert isinstance(learner.strategy, ProbCover) and learner.strategy.delta == "auto"
     assert isinstance(learner.noise_filter, CentroidFilter)
     assert learner.noise_aware is True
-    assert learner.train_on == "relabel" and learner.noise_dropout == "auto"
+    assert learner.train_on == "relabel" and learner.noise_dropout == 0.0
     assert learner.random_state == 3
     other = recommended_learner(GraphFilter(), budget=7)
     assert isinstance(other.noise_filter, GraphFilter) and other.budget == 7

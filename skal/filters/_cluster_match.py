@@ -27,7 +27,7 @@ _CLUSTER_SAMPLE = 4096
 _N_INIT = 10
 
 
-def pool_cluster_centres(view: PoolView, n_clusters: int, seed: int) -> np.ndarray:
+def pool_cluster_centres(view: PoolView, n_clusters: int, seed: int | None) -> np.ndarray:
     """K-means centres of the unit-normalised pool, cached on ``view`` per ``(k, seed)``.
 
     Parameters
@@ -36,8 +36,10 @@ def pool_cluster_centres(view: PoolView, n_clusters: int, seed: int) -> np.ndarr
         The pool's unit rows (``view.Z``).
     n_clusters : int
         Number of clusters (at most the number of rows clustered).
-    seed : int
-        Seeds the row sample and k-means.
+    seed : int or None
+        Seeds the row sample and k-means. ``None``: an unseeded clustering,
+        drawn once and then reused for this pool (an unseeded filter would
+        otherwise cluster the pool afresh at every call).
 
     Returns
     -------
@@ -46,8 +48,10 @@ def pool_cluster_centres(view: PoolView, n_clusters: int, seed: int) -> np.ndarr
     from sklearn.cluster import KMeans
 
     cache = view.__dict__.setdefault("_matched_centres", {})
-    key = (int(n_clusters), int(seed))
+    key = (int(n_clusters), None if seed is None else int(seed))
     if key not in cache:
+        if seed is None:
+            seed = int(np.random.default_rng().integers(0, 2**31 - 1))
         rng = np.random.default_rng(seed)
         n = view.n
         rows = (np.arange(n) if n <= _CLUSTER_SAMPLE
@@ -69,7 +73,7 @@ def _nearest_centre(Z, centres: np.ndarray) -> np.ndarray:
 
 
 def match_clusters_to_classes(view: PoolView, positions: np.ndarray, y: np.ndarray,
-                              n_classes: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+                              n_classes: int, seed: int | None) -> tuple[np.ndarray, np.ndarray]:
     """The class each labeled row's pool cluster is matched to.
 
     Parameters
@@ -81,7 +85,8 @@ def match_clusters_to_classes(view: PoolView, positions: np.ndarray, y: np.ndarr
     y : ndarray of int
         The given labels, encoded ``0 .. n_classes - 1``.
     n_classes : int
-    seed : int
+    seed : int or None
+        See :func:`pool_cluster_centres`.
 
     Returns
     -------
