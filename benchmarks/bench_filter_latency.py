@@ -64,8 +64,13 @@ def main(argv=None) -> int:
     idx = rng.choice(args.n_pool, args.labels, replace=False)
     y_noisy, _ = make_noisy_labels(y[idx], 0.3, random_state=0)
     steps = range(args.classes, args.labels + 1, args.classes)
+    # The labels of a second round (100 -> 200), for filters that keep pool
+    # structures between rounds: what a round costs once those exist.
+    rest = np.setdiff1d(np.arange(args.n_pool), idx)
+    extra = np.random.default_rng(2).choice(rest, args.labels, replace=False)
+    extra_noisy, _ = make_noisy_labels(y[extra], 0.3, random_state=1)
     print(f"{'filter':>12}  {'first call@100':>15}  {'median call@100':>16}  "
-          f"{'round (' + str(len(steps)) + ' calls)':>18}  target 0.5 s")
+          f"{'round (' + str(len(steps)) + ' calls)':>18}  {'next round':>11}  target 0.5 s")
     for name in args.filters.split(","):
         cls = FILTERS[name.strip()]
         flt = cls()
@@ -93,9 +98,16 @@ def main(argv=None) -> int:
         for k in steps:
             flt.fit_filter(X[idx[:k]], y_noisy[:k], sample_indices=idx[:k], **pool_kw)
         round_s = time.perf_counter() - t
-        verdict = "meets" if round_s <= 0.5 else "misses"
+        t = time.perf_counter()
+        for k in steps:
+            both = np.r_[idx, extra[:k]]
+            flt.fit_filter(X[both], np.r_[y_noisy, extra_noisy[:k]], sample_indices=both,
+                           **pool_kw)
+        next_s = time.perf_counter() - t
+        verdict = ("meets" if round_s <= 0.5 else
+                   "misses" + (" the first round" if next_s <= 0.5 else ""))
         print(f"{name.strip():>12}  {first:>14.3f}s  {np.median(reps):>15.3f}s  "
-              f"{round_s:>17.3f}s  {verdict}")
+              f"{round_s:>17.3f}s  {next_s:>10.3f}s  {verdict}")
     return 0
 
 
