@@ -168,3 +168,19 @@ def test_unseeded_filter_clusters_a_pool_once():
     again = f.fit_filter(X[idx], y_noisy, sample_indices=idx, X_pool=X)
     assert list(view._matched_centres) == [(10, None)]
     np.testing.assert_array_equal(first, again)
+
+
+def test_nothing_doubted_means_no_clustering(monkeypatch):
+    # Two labels per class: every class is below min_class_count, nothing is
+    # judged, so the pool's opinion could change nothing and is not asked.
+    X, y = load_digits_embeddings(return_X_y=True)
+    idx = np.r_[np.flatnonzero(y == 0)[:2], np.flatnonzero(y == 1)[:2], np.flatnonzero(y == 2)[:2]]
+    labels = np.array([0, 1, 1, 2, 2, 0])  # half of them wrong
+    called = []
+    monkeypatch.setattr("skal.filters._cluster_match.pool_cluster_centres",
+                        lambda *a, **k: called.append(1))
+    f = CentroidFilter(random_state=0)
+    keep = f.fit_filter(X[idx], labels, sample_indices=idx, X_pool=X)
+    assert keep.all() and f.cluster_classes_ is None and not called
+    assert f._threshold_decision
+    np.testing.assert_array_equal(f.proposed_labels_, labels)

@@ -156,7 +156,9 @@ class CentroidFilter(NoiseFilter):
         The fitted softmax temperature.
     cluster_classes_ : ndarray of shape (n_samples,) or None
         With ``cluster_agreement`` and a pool: the class each label's pool
-        cluster was matched to; ``None`` otherwise.
+        cluster was matched to; ``None`` otherwise, and when the centroid
+        rule doubted no label (the pool's opinion then changes nothing and
+        the pool is not clustered).
     classes_ : ndarray
 
     Examples
@@ -260,7 +262,13 @@ class CentroidFilter(NoiseFilter):
                 proposed = proposed.astype(object)
                 proposed[unsure] = None
         self.cluster_classes_ = None
-        if self.cluster_agreement and (X_pool is not None or X_unlabeled is not None):
+        # The pool's opinion only ever rescues or relabels a label the centroid
+        # rule doubts: with none doubted (early rounds, where every class is
+        # still too small to judge) it would change nothing, so the pool is
+        # not clustered yet.
+        doubted = ~keep & judged
+        if (self.cluster_agreement and doubted.any()
+                and (X_pool is not None or X_unlabeled is not None)):
             keep, proposed = self._agree_with_pool(X, y, n_classes, keep, judged, proposed,
                                                    X_unlabeled, rng, sample_indices, X_pool)
         self.proposed_labels_ = proposed
