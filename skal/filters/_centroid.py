@@ -255,12 +255,10 @@ class CentroidFilter(NoiseFilter):
                 threshold = float(scores[by_doubt[allowed]])
         # A doubted label's nearest centre belongs to another class: that class
         # is the filter's proposal (train_on="relabel"); kept labels keep theirs.
-        proposed = self.classes_[np.where(keep | ~judged, y, nearest_other)]
+        # Encoded, -1 for no proposal.
+        says = np.where(keep | ~judged, y, nearest_other)
         if self.propose_below is not None:
-            unsure = ~keep & judged & (self.clean_proba_ >= self.propose_below)
-            if unsure.any():
-                proposed = proposed.astype(object)
-                proposed[unsure] = None
+            says[~keep & judged & (self.clean_proba_ >= self.propose_below)] = -1
         self.cluster_classes_ = None
         # The pool's opinion only ever rescues or relabels a label the centroid
         # rule doubts: with none doubted (early rounds, where every class is
@@ -269,14 +267,22 @@ class CentroidFilter(NoiseFilter):
         doubted = ~keep & judged
         if (self.cluster_agreement and doubted.any()
                 and (X_pool is not None or X_unlabeled is not None)):
-            keep, proposed = self._agree_with_pool(X, y, n_classes, keep, judged, proposed,
-                                                   X_unlabeled, rng, sample_indices, X_pool)
+            keep, says = self._agree_with_pool(X, y, n_classes, keep, says, X_unlabeled, rng,
+                                               sample_indices, X_pool)
+        proposed = self.classes_[np.maximum(says, 0)]
+        if (says < 0).any():
+            proposed = proposed.astype(object)
+            proposed[says < 0] = None
         self.proposed_labels_ = proposed
         return scores, threshold, keep
 
-    def _agree_with_pool(self, X, y, n_classes, keep, judged, proposed, X_unlabeled, rng,
-                         sample_indices, X_pool):
-        """Combine the centroid rule with the pool clusters' classes (``cluster_agreement``)."""
+    def _agree_with_pool(self, X, y, n_classes, keep, says, X_unlabeled, rng, sample_indices,
+                         X_pool):
+        """Combine the centroid rule with the pool clusters' classes (``cluster_agreement``).
+
+        ``says`` is the centroid rule's label for each row (encoded, -1 for no
+        proposal); returns the kept mask and the combined labels.
+        """
         pool, positions = resolve_pool(X, X_unlabeled, sample_indices, X_pool)
         # A pool stacked from X and X_unlabeled changes at every call; only a
         # pool given as such is worth caching (its clustering is reused).
@@ -285,20 +291,11 @@ class CentroidFilter(NoiseFilter):
         # one per call would cost a k-means each round and move the clusters).
         seed = None if self.random_state is None else int(rng.integers(0, 2**31 - 1))
         matched, _ = match_clusters_to_classes(view, positions, y, n_classes, seed)
-        # What the centroid rule says each label should be (-1: no proposal).
-        centroid_says = np.full(y.size, -1, dtype=np.int64)
-        has = np.array([p is not None for p in proposed], dtype=bool)
-        centroid_says[has] = np.searchsorted(self.classes_, proposed[has].astype(self.classes_.dtype))
-        centroid_says[keep | ~judged] = y[keep | ~judged]
         kept = keep | (matched == y)
-        relabel = ~kept & (centroid_says == matched) & (matched >= 0)
-        final = np.where(kept, y, np.where(relabel, matched, -1))
-        out = self.classes_[np.maximum(final, 0)]
-        if (final < 0).any():
-            out = out.astype(object)
-            out[final < 0] = None
-        self.cluster_classes_ = self.classes_[np.maximum(matched, 0)]
-        return kept, out
+        # A doubted label is relabelled only where both views name the same class.
+        final = np.where(kept, y, np.where(says == matched, matched, -1))
+        self.cluster_classes_ = self.classes_[matched]
+        return kept, final
 
     def _own_distance_without(self, Z, y, centers, judged, own):
         """Distance of each judged row to its class's centre computed without that row.
