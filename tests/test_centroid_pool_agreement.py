@@ -163,7 +163,7 @@ def test_unseeded_filter_clusters_a_pool_once():
     X, y, idx, y_noisy, _ = _digits_round()
     f = CentroidFilter()  # random_state=None
     first = f.fit_filter(X[idx], y_noisy, sample_indices=idx, X_pool=X)
-    view = f._pool_cache[2]
+    view = f._pool_cache[1]
     assert list(view._matched_centres) == [(10, None)]
     again = f.fit_filter(X[idx], y_noisy, sample_indices=idx, X_pool=X)
     assert list(view._matched_centres) == [(10, None)]
@@ -184,3 +184,24 @@ def test_nothing_doubted_means_no_clustering(monkeypatch):
     assert keep.all() and f.cluster_classes_ is None and not called
     assert f._threshold_decision
     np.testing.assert_array_equal(f.proposed_labels_, labels)
+
+
+def test_pickled_filter_carries_no_pool():
+    import pickle
+
+    X, y, idx, y_noisy, _ = _digits_round()
+    f = CentroidFilter(random_state=0)
+    keep = f.fit_filter(X[idx], y_noisy, sample_indices=idx, X_pool=X)
+    back = pickle.loads(pickle.dumps(f))
+    assert not hasattr(back, "_pool_cache") and not hasattr(back, "_finite_pool")
+    np.testing.assert_array_equal(back.clean_mask_, keep)
+
+
+def test_a_new_pool_with_nan_is_refused_after_a_clean_one():
+    X, y, idx, y_noisy, _ = _digits_round()
+    f = CentroidFilter(random_state=0)
+    f.fit_filter(X[idx], y_noisy, sample_indices=idx, X_pool=X)
+    bad = X.copy()
+    bad[-1, 0] = np.nan
+    with pytest.raises(ValueError, match="X_pool"):
+        f.fit_filter(X[idx], y_noisy, sample_indices=idx, X_pool=bad)

@@ -13,6 +13,7 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from .._validation import check_random_state
+from ._pool import pool_identity
 
 __all__ = ["NoiseFilter"]
 
@@ -195,10 +196,19 @@ class NoiseFilter(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
             return None
         if sp.issparse(A) and not self.accepts_sparse:
             raise TypeError(_sparse_message(self, name))
+        # The learner hands the same pool array every round: scanning 10^5
+        # rows for NaN each time would cost more than some filters' work, so
+        # a pool is scanned once, while its identity stays the same.
+        ident = (pool_identity(A) if name == "X_pool" and isinstance(A, np.ndarray)
+                 and A.ndim == 2 and A.shape[0] else None)
+        scanned = ident is not None and getattr(self, "_finite_pool", None) == ident
         A = check_array(A, accept_sparse="csr" if self.accepts_sparse else False,
-                        dtype=_FLOAT_DTYPES, ensure_min_samples=0, input_name=name)
+                        dtype=_FLOAT_DTYPES, ensure_min_samples=0, input_name=name,
+                        ensure_all_finite=not scanned)
         if A.shape[1] != n_features:
             raise ValueError(f"{name} has {A.shape[1]} features but X has {n_features}")
+        if ident is not None:
+            self._finite_pool = ident
         return A
 
     @abstractmethod
@@ -220,6 +230,14 @@ class NoiseFilter(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
         self.fit_filter(X, y, X_unlabeled=X_unlabeled, sample_indices=sample_indices,
                         X_pool=X_pool, **extra)
         return self
+
+    def __getstate__(self):
+        # Pool caches speed up the next round; they are not state, and a
+        # pickled filter must not carry a copy of the whole pool.
+        state = super().__getstate__()
+        for cache in ("_pool_cache", "_finite_pool"):
+            state.pop(cache, None)
+        return state
 
     def transform(self, X: Any):
         """Identity: a transformer cannot drop rows (use :meth:`fit_resample`)."""

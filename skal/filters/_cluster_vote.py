@@ -20,7 +20,7 @@ class ClusterVoteFilter(NoiseFilter):
     """Flag a label when the other labels of its pool cluster vote for another class.
 
     The pool (unit-normalised rows) is split by k-means into ``n_clusters``
-    clusters, once per pool (cached by fingerprint). Every other label in a
+    clusters, once per pool (cached between rounds). Every other label in a
     label's cluster casts one vote for its own class; the votes become the
     probability that the label is right under a symmetric noise model with
     an estimated rate (:func:`~skal.filters._votes.clean_posterior`), and a
@@ -111,7 +111,3 @@ class ClusterVoteFilter(NoiseFilter):
         self.clusters_ = clusters
         return p, 0.5, p >= 0.5
 
-    def __getstate__(self):
-        state = super().__getstate__()
-        state.pop("_pool_cache", None)
-        return state

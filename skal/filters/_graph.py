@@ -9,7 +9,7 @@ import scipy.sparse as sp
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import NoiseFilter
-from ._pool import PoolView, resolve_pool
+from ._pool import PoolView, pool_identity, resolve_pool
 from ._votes import clean_posterior
 
 __all__ = ["GraphFilter", "absorbing_votes", "cached_view"]
@@ -78,7 +78,7 @@ class GraphFilter(NoiseFilter):
        graph among them. Only this part of the pool is touched, so a round
        costs ``O(n_labeled × n_pool)`` products, not ``O(n_pool²)``, and the
        neighbour lists of labels seen in earlier rounds are reused (cached
-       per pool, by fingerprint, when the pool is given as ``X_pool``).
+       per pool when the pool is given as ``X_pool``).
     2. Random walks from each label, stopping at the first *other* label
        they meet (:func:`absorbing_votes`): ``A[i, j]`` is how strongly label
        ``j`` speaks for point ``i``'s class. Walks that meet no label are no
@@ -210,13 +210,6 @@ class GraphFilter(NoiseFilter):
         self.n_nodes_ = int(nodes.size)
         return p, 0.5, p >= 0.5
 
-    def __getstate__(self):
-        # The pool cache is a speed-up for the next round, not state: a pickled
-        # filter must not carry a copy of the whole pool.
-        state = super().__getstate__()
-        state.pop("_pool_cache", None)
-        return state
-
 
 def _two_hop_subgraph(graph: sp.csr_matrix, seeds: np.ndarray):
     """Nodes within two hops of ``seeds`` and the unweighted graph among them.
@@ -242,25 +235,19 @@ def _two_hop_subgraph(graph: sp.csr_matrix, seeds: np.ndarray):
 def cached_view(est, pool) -> PoolView:
     """The filter's PoolView of ``pool``, rebuilt only when the pool changes.
 
-    The array's identity (address, data pointer, shape, a hash of 64 spread
-    rows) is checked first, so the full fingerprint is computed once per pool
-    array, not once per round.
+    The array's identity (:func:`~skal.filters._pool.pool_identity`) is
+    checked first: the learner hands the same array every round. Another
+    array (a copy, a reloaded pool) is normalised and compared with the
+    cached view's unit rows; when they are equal the cached view, with its
+    neighbour lists and clusters, is kept. No pass over the pool is paid
+    for a pool seen for the first time beyond its normalisation.
     """
-    n = pool.shape[0]
-    probe_rows = np.linspace(0, n - 1, min(n, 64)).astype(np.int64)
-    probe_block = pool[probe_rows]
-    probe_bytes = (probe_block.toarray() if sp.issparse(probe_block)
-                   else np.ascontiguousarray(probe_block)).tobytes()
-    data_ptr = (pool.data.__array_interface__["data"][0] if sp.issparse(pool)
-                else pool.__array_interface__["data"][0])
-    ident = (id(pool), data_ptr, pool.shape, str(pool.dtype), hash(probe_bytes))
+    ident = pool_identity(pool)
     cached = getattr(est, "_pool_cache", None)
     if cached is not None and cached[0] == ident:
-        return cached[2]
-    key = PoolView.fingerprint(pool)
-    if cached is not None and cached[1] == key:
-        view = cached[2]
-    else:
-        view = PoolView(pool)
-    est._pool_cache = (ident, key, view)
+        return cached[1]
+    view = PoolView(pool)
+    if cached is not None and cached[1].same_rows(view):
+        view = cached[1]
+    est._pool_cache = (ident, view)
     return view

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["PoolView", "resolve_pool"]
+__all__ = ["PoolView", "pool_identity", "resolve_pool"]
 
 
 def resolve_pool(X, X_unlabeled, sample_indices, X_pool):
@@ -24,6 +22,23 @@ def resolve_pool(X, X_unlabeled, sample_indices, X_pool):
     else:
         pool = np.vstack(parts) if len(parts) > 1 else X
     return pool, np.arange(X.shape[0], dtype=np.int64)
+
+
+def pool_identity(pool) -> tuple:
+    """A cheap identity of a pool array, for caches kept between rounds.
+
+    The object, its buffer's address, shape, dtype and a hash of 64 rows
+    spread over it: a learner hands the same array every round, and telling
+    that apart from a new pool must not cost a pass over 10^5 rows.
+    """
+    n = pool.shape[0]
+    probe_rows = np.linspace(0, n - 1, min(n, 64)).astype(np.int64)
+    probe_block = pool[probe_rows]
+    probe_bytes = (probe_block.toarray() if sp.issparse(probe_block)
+                   else np.ascontiguousarray(probe_block)).tobytes()
+    data_ptr = (pool.data.__array_interface__["data"][0] if sp.issparse(pool)
+                else pool.__array_interface__["data"][0])
+    return (id(pool), data_ptr, pool.shape, str(pool.dtype), hash(probe_bytes))
 
 
 def _unit_rows(A) -> np.ndarray | sp.csr_matrix:
@@ -44,8 +59,8 @@ def _dense(M) -> np.ndarray:
 class PoolView:
     """Unit-normalised pool with lazily computed nearest-neighbour lists.
 
-    Built once per pool and kept by the filter between rounds (keyed by a
-    fingerprint of the pool), so that a round only computes the neighbour
+    Built once per pool and kept by the filter between rounds (see
+    :func:`~skal.filters._graph.cached_view`), so that a round only computes the neighbour
     lists of labels it has not seen before: ``n_new × n_pool`` products.
     """
 
@@ -54,18 +69,14 @@ class PoolView:
         self.n = self.Z.shape[0]
         self._nbrs: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
-    @staticmethod
-    def fingerprint(pool) -> str:
-        """Hash of the pool's bytes (CSR: its three arrays)."""
-        h = hashlib.blake2b(digest_size=16)
-        h.update(repr((pool.shape, str(pool.dtype), sp.issparse(pool))).encode())
-        if sp.issparse(pool):
-            csr = sp.csr_matrix(pool)
-            for arr in (csr.indptr, csr.indices, csr.data):
-                h.update(np.ascontiguousarray(arr).tobytes())
-        else:
-            h.update(memoryview(np.ascontiguousarray(pool)).cast("B"))
-        return h.hexdigest()
+    def same_rows(self, other: PoolView) -> bool:
+        """Whether ``other`` holds exactly the same unit rows."""
+        a, b = self.Z, other.Z
+        if a.shape != b.shape or sp.issparse(a) != sp.issparse(b):
+            return False
+        if sp.issparse(a):
+            return (a != b).nnz == 0
+        return bool(np.array_equal(a, b))
 
     def neighbors(self, rows: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
         """The ``m`` most similar pool points of each row (itself included), with cosines.
