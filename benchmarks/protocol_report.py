@@ -145,6 +145,14 @@ def targets_table(summary: dict, dataset: str, split_seed: int | None = None) ->
         ok = value > target if strict else value >= target
         return f"{'>' if strict else '≥'} {fmt.format(target)} {'✓' if ok else '✗'}"
 
+    def shown(value, target):
+        # A value that rounds to its target but misses it gets one more
+        # digit, so that "+2.0 ✗" never appears next to a target of +2.0.
+        text = f"{value:+.1f}"
+        if target is not None and value < target and text == f"{target:+.1f}":
+            text = f"{value:+.2f}"
+        return text
+
     for key in sorted((k for k in summary if k[0] == dataset),
                       key=lambda k: (k[1] != "ProbCover", _noise_order(k[2]))):
         stats = summary[key]
@@ -156,10 +164,11 @@ def targets_table(summary: dict, dataset: str, split_seed: int | None = None) ->
         delta = 100 * (dflt["mean"].mean() - plain["mean"].mean())
         sel = 100 * (dflt["mean"].mean() - only["mean"].mean()) if only else float("nan")
         gap = dflt["gap"]
-        row = (f"| {key[1]} | {key[2]} | {len(dflt['seeds'])} | {delta:+.1f} "
+        row = (f"| {key[1]} | {key[2]} | {len(dflt['seeds'])} | {shown(delta, t_delta)} "
                f"| {verdict(delta, t_delta, '{:+.1f}', strict=dataset != 'digits')} "
                f"| {'–' if np.isnan(gap) else f'{gap:.0%}'} "
-               f"| {verdict(gap, t_gap, '{:.0%}')} | {sel:+.1f} | {verdict(sel, t_sel, '{:+.1f}')} |")
+               f"| {verdict(gap, t_gap, '{:.0%}')} | {shown(sel, t_sel)} "
+               f"| {verdict(sel, t_sel, '{:+.1f}')} |")
         if split_seed is not None:
             seeds = np.array(dflt["seeds"])
             d = 100 * (dflt["mean"] - plain["mean"])  # paired: same seeds, same order

@@ -9,7 +9,8 @@ in one product, and each Lloyd step assigns the rows to the ``n_init × k``
 centres at once. A restart stops being updated as soon as it has converged,
 so late steps only pay for the slow ones. Same algorithm (greedy k-means++,
 Lloyd, best inertia of the restarts), reaching the same inertia as
-scikit-learn's to within its own spread across seeds, 4–6× sooner.
+scikit-learn's to within its own spread across seeds, 2.5–7× sooner (4,096 ×
+512 rows, 10 clusters: 0.12 s against 0.8 s on 2 cores).
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ def kmeans(X: np.ndarray, n_clusters: int, *, n_init: int = 10, max_iter: int = 
         A restart has converged when its labels stop changing or its centres
         move by at most ``tol`` times the mean feature variance (squared
         shift summed over the centres), scikit-learn's rule.
-    random_state : int, Generator, RandomState or None
+    random_state : int, RandomState or None
         Seeds the k-means++ draws.
 
     Returns
