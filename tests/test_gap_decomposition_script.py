@@ -1,0 +1,57 @@
+"""The gap-decomposition benchmark tells the truth to exactly the side it names."""
+
+import os
+import sys
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "benchmarks"))
+
+
+def _run(row_name, X, oracle):
+    import nas_gap_decomposition as gap
+
+    row = next(r for r in gap.rows("ProbCover") if r.name == row_name)
+    learner = row.make(0, oracle.is_noisy_)
+    for budget in (20, 20):
+        learner.fit_round(X, oracle, budget=budget)
+    return learner
+
+
+def test_truth_reaches_only_its_side(monkeypatch):
+    from skal import NoisyOracle
+    from skal._nas import _steps
+    from skal.datasets import load_digits_embeddings
+
+    # The script replaces three steps of the round engine; put them back
+    # after this test, so that no other test runs with them.
+    for name in ("selection_covering", "training_positions", "training_set"):
+        monkeypatch.setattr(_steps, name, getattr(_steps, name))
+    monkeypatch.setattr(_steps, "_truth_hooks", False, raising=False)
+
+    X, y = load_digits_embeddings(return_X_y=True)
+    X, y = X[:600], y[:600]
+    oracle = NoisyOracle(y, noise_rate=0.5, random_state=0)
+
+    trained = _run("default, training told the truth", X, oracle)
+    truly_right = ~oracle.is_noisy_[trained.labeled_idx_]
+    # The model learned from the truly right labels, as given, and nothing else ...
+    np.testing.assert_array_equal(trained._fit_positions, np.flatnonzero(truly_right))
+    # ... while selection still follows the filter (not every wrong label is flagged).
+    covering = _steps.selection_covering(trained)
+    np.testing.assert_array_equal(covering, trained.labeled_idx_[trained.clean_mask_])
+    assert not np.array_equal(covering, trained.labeled_idx_[truly_right])
+
+    selected = _run("default, selection told the truth", X, oracle)
+    truly_right = ~oracle.is_noisy_[selected.labeled_idx_]
+    np.testing.assert_array_equal(_steps.selection_covering(selected),
+                                  selected.labeled_idx_[truly_right])
+    # Training follows the filter: its kept labels plus relabelled doubted ones.
+    np.testing.assert_array_equal(selected._fit_positions, _steps.training_positions(selected))
+    assert not np.array_equal(selected._fit_positions, np.flatnonzero(truly_right))
+
+    plain = _run("default", X, oracle)
+    np.testing.assert_array_equal(_steps.selection_covering(plain),
+                                  plain.labeled_idx_[plain.clean_mask_])
+    np.testing.assert_array_equal(plain._fit_positions, _steps.training_positions(plain))
