@@ -9,13 +9,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "benchmarks"))
 
 
-def _run(row_name, X, oracle):
+def _run(row_name, X, oracle, rounds=2):
     import nas_gap_decomposition as gap
 
-    row = next(r for r in gap.rows("ProbCover") if r.name == row_name)
+    row = next(r for r in gap.rows("ProbCover", oracle.y_true) if r.name == row_name)
     learner = row.make(0, oracle.is_noisy_)
-    for budget in (20, 20):
-        learner.fit_round(X, oracle, budget=budget)
+    for _ in range(rounds):
+        learner.fit_round(X, oracle, budget=20)
     return learner
 
 
@@ -55,3 +55,47 @@ def test_truth_reaches_only_its_side(monkeypatch):
     np.testing.assert_array_equal(_steps.selection_covering(plain),
                                   plain.labeled_idx_[plain.clean_mask_])
     np.testing.assert_array_equal(plain._fit_positions, _steps.training_positions(plain))
+
+
+def test_each_training_mistake_is_undone_alone(monkeypatch):
+    from skal import NoisyOracle
+    from skal._nas import _steps
+    from skal.datasets import load_digits_embeddings
+
+    for name in ("selection_covering", "training_positions", "training_set"):
+        monkeypatch.setattr(_steps, name, getattr(_steps, name))
+    monkeypatch.setattr(_steps, "_truth_hooks", False, raising=False)
+    X, y = load_digits_embeddings(return_X_y=True)
+    X, y = X[:600], y[:600]
+    # An annotator under which all three kinds of mistake occur in 4 rounds.
+    oracle = NoisyOracle(y, noise_rate=0.5, random_state=1)
+
+    est = _run("training without the wrong labels the filter kept", X, oracle, rounds=4)
+    ledger = est._ledger
+    right = ~oracle.is_noisy_[est.labeled_idx_]
+    kept, proposed = ledger.clean_mask, ledger.proposed
+    default_positions = np.flatnonzero(kept | (proposed >= 0))
+    np.testing.assert_array_equal(
+        est._fit_positions, default_positions[~(kept & ~right)[default_positions]])
+    assert (kept & ~right).any() and (~kept & (proposed >= 0)).any()
+
+    est = _run("training without the wrong relabels", X, oracle, rounds=4)
+    ledger = est._ledger
+    kept, proposed = ledger.clean_mask, ledger.proposed
+    true_class = np.searchsorted(est.classes_, y[est.labeled_idx_])
+    wrong_relabel = ~kept & (proposed >= 0) & (proposed != true_class)
+    assert wrong_relabel.any()
+    default_positions = np.flatnonzero(kept | (proposed >= 0))
+    np.testing.assert_array_equal(est._fit_positions,
+                                  default_positions[~wrong_relabel[default_positions]])
+
+    est = _run("training with the right labels the filter dropped", X, oracle, rounds=4)
+    ledger = est._ledger
+    right = ~oracle.is_noisy_[est.labeled_idx_]
+    assert (~ledger.clean_mask & (ledger.proposed < 0) & right).any()
+    _, y_train, _ = _steps.training_set(est, est._fit_positions)
+    # Every right label is trained on, under its given label.
+    assert set(np.flatnonzero(right)) <= set(est._fit_positions.tolist())
+    given = oracle(est.labeled_idx_)
+    in_fit = right[est._fit_positions]
+    np.testing.assert_array_equal(y_train[in_fit], given[est._fit_positions[in_fit]])
