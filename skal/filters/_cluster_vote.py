@@ -7,8 +7,9 @@ import numbers
 import numpy as np
 from sklearn.utils._param_validation import Interval
 
-from ..neighbors import fit_kmeans
+from ..neighbors import nearest_center
 from ._base import RANDOM_STATE, NoiseFilter
+from ._cluster_match import pool_cluster_centres
 from ._graph import cached_view
 from ._pool import PoolView, resolve_pool
 from ._votes import clean_posterior
@@ -20,7 +21,8 @@ class ClusterVoteFilter(NoiseFilter):
     """Flag a label when the other labels of its pool cluster vote for another class.
 
     The pool (unit-normalised rows) is split by k-means into ``n_clusters``
-    clusters, once per pool (cached between rounds). Every other label in a
+    clusters (fitted on at most 4,096 sampled rows, best of 10 restarts),
+    once per pool and cached between rounds. Every other label in a
     label's cluster casts one vote for its own class; the votes become the
     probability that the label is right under a symmetric noise model with
     an estimated rate (:func:`~skal.filters._votes.clean_posterior`), and a
@@ -96,14 +98,14 @@ class ClusterVoteFilter(NoiseFilter):
         # rows move as labels are bought): hashing it to find a cache would
         # cost more than it saves. Pass X_pool with sample_indices to cache.
         view = cached_view(self, pool) if X_pool is not None else PoolView(pool)
-        k = int(self.n_clusters or n_classes)
-        seed = int(rng.integers(0, 2**31 - 1))
-        # Clusterings are kept per (k, seed) on the pool's view, so rounds
-        # with the same settings reuse them.
-        clusterings = view.__dict__.setdefault("_kmeans", {})
-        if (k, seed) not in clusterings:
-            clusterings[(k, seed)] = fit_kmeans(view.Z, k, random_state=seed)[0]
-        clusters = clusterings[(k, seed)][positions]
+        k = int(min(self.n_clusters or n_classes, view.n))
+        # The same clustering as CentroidFilter's pool opinion: k-means on at
+        # most 4,096 sampled pool rows, cached on the pool's view per (k,
+        # seed); an unseeded filter draws one clustering per pool and reuses
+        # it (a fresh one per call would cost a k-means every round).
+        seed = None if self.random_state is None else int(rng.integers(0, 2**31 - 1))
+        centres = pool_cluster_centres(view, k, seed)
+        clusters = nearest_center(view.Z[positions], centres)
         W = (clusters[:, None] == clusters[None, :]).astype(np.float64)
         p, rate, shares = clean_posterior(W, y, n_classes, noise_rate=self.noise_rate)
         self.noise_rate_ = rate
