@@ -208,7 +208,7 @@ def print_speed(threads: int) -> None:
     sp = pool_filter_speed(threads)
     print(f"\nPool filters, 50,000 x 512 float32 pool, fresh interpreter, {sp['threads']} "
           f"BLAS thread(s); labels added 20 per round (the first call pays the pool's "
-          f"fingerprint and normalisation; ClusterVoteFilter's first call its k-means):")
+          f"normalisation; ClusterVoteFilter's first call its k-means):")
     print("  (wall time, and in brackets the process's CPU time: on a loaded machine the CPU "
           "time is the work, the wall time what a user waited)")
     for name in ("GraphFilter()", "ClusterVoteFilter(random_state=0)"):
