@@ -15,7 +15,6 @@ and ``skal demo``; no other dataset is looked at for the choice.
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import sys
 
@@ -24,7 +23,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from protocol_grid import Noise, Row, ideal_filter, run_grid  # noqa: E402
+from protocol_grid import Noise, Row, accuracy_by_seed, ideal_filter, run_grid, write_records  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 
 from skal import MaxHerding, NoiseAwareActiveLearner, ProbCover  # noqa: E402
@@ -101,16 +100,9 @@ def main(argv=None) -> int:
         rows = [r for r in rows if r.name in wanted]
     records = run_grid(rows, X, y, X_test, y_test, [Noise("symmetric", r) for r in args.noise],
                        list(range(args.first_seed, args.first_seed + args.seeds)), n_jobs=args.n_jobs, log=sys.stderr)
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(records[0]))
-        w.writeheader()
-        w.writerows(records)
+    write_records(records, args.out)
     # Mean over rounds per seed, then mean over seeds.
-    table: dict = {}
-    for rec in records:
-        table.setdefault((rec["strategy"], rec["row"], rec["noise"]), {}).setdefault(
-            rec["seed"], []).append(rec["accuracy"])
+    table = accuracy_by_seed(records, ("strategy", "row", "noise"))
     noises = sorted({k[2] for k in table}, reverse=True)
     print("| strategy | row | " + " | ".join(noises) + " |")
     for key in dict.fromkeys((k[0], k[1]) for k in table):

@@ -36,7 +36,6 @@ An analysis tool, not an API: it replaces two steps of the learner's round
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import sys
 
@@ -46,7 +45,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from paper_protocol import RECOMMENDED, STRATEGIES  # noqa: E402
-from protocol_grid import Noise, Row, ideal_filter, run_grid  # noqa: E402
+from protocol_grid import Noise, Row, accuracy_by_seed, ideal_filter, run_grid, write_records  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 
 from skal import NoiseAwareActiveLearner  # noqa: E402
@@ -157,15 +156,8 @@ def main(argv=None) -> int:
     grid = [r for s in args.strategies.split(",") for r in rows(s.strip(), y)]
     records = run_grid(grid, X, y, X_test, y_test, [Noise("symmetric", r) for r in args.noise],
                        list(range(args.seeds)), n_jobs=args.n_jobs, log=sys.stderr)
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(records[0]))
-        w.writeheader()
-        w.writerows(records)
-    table: dict = {}
-    for rec in records:
-        table.setdefault((rec["strategy"], rec["noise"], rec["row"]), {}).setdefault(
-            rec["seed"], []).append(rec["accuracy"])
+    write_records(records, args.out)
+    table = accuracy_by_seed(records, ("strategy", "noise", "row"))
     print("| strategy | noise | row | mean accuracy over rounds (± std over seeds) |")
     print("|---|---|---|---:|")
     for (strategy, noise, row), per_seed in table.items():

@@ -24,7 +24,6 @@ with NAS; the same seeds and annotator per seed for every row.
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import sys
 
@@ -34,7 +33,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from paper_protocol import RECOMMENDED  # noqa: E402
-from protocol_grid import Noise, Row, ideal_filter, run_grid  # noqa: E402
+from protocol_grid import Noise, Row, accuracy_by_seed, ideal_filter, run_grid, write_records  # noqa: E402
 
 from skal import NoiseAwareActiveLearner, ProbCover  # noqa: E402
 from skal.neighbors import unit_normalize  # noqa: E402
@@ -87,15 +86,9 @@ def main(argv=None) -> int:
             recs = run_grid(rows(), X, y, Xt, yt, [Noise("symmetric", r) for r in args.noise],
                             list(range(args.seeds)), n_jobs=args.n_jobs, log=sys.stderr)
             records += [{"pool": n, "modes": modes, **r} for r in recs]
-    with open(args.out, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(records[0]))
-        w.writeheader()
-        w.writerows(records)
+    write_records(records, args.out)
     # NAS selection effect per setting: per seed mean over rounds, paired by seed.
-    acc: dict = {}
-    for r in records:
-        acc.setdefault((r["pool"], r["modes"], r["noise"], r["row"]), {}).setdefault(
-            r["seed"], []).append(r["accuracy"])
+    acc = accuracy_by_seed(records, ("pool", "modes", "noise", "row"))
     print("| pool | modes/class | noise | filter | train only | NAS | NAS effect (paired ± std) |")
     print("|---:|---:|---|---|---:|---:|---:|")
     for n in args.pool:

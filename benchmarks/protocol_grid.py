@@ -136,3 +136,23 @@ def run_grid(rows: list[Row], X, y, X_test, y_test, noises: list[Noise], seeds: 
 def ideal_filter(is_noisy: np.ndarray) -> IdealFilter:
     """The ceiling's filter, told the annotator's true noise."""
     return IdealFilter(np.asarray(is_noisy, dtype=bool))
+
+
+def write_records(records: list[dict], path: str) -> None:
+    """One CSV row per record (the columns of the first), creating the folder."""
+    import csv
+
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(records[0]))
+        w.writeheader()
+        w.writerows(records)
+
+
+def accuracy_by_seed(records: list[dict], keys: tuple[str, ...]) -> dict:
+    """``{(record[k] for k in keys): {seed: [accuracy per round]}}``, in first-seen order."""
+    table: dict = {}
+    for rec in records:
+        table.setdefault(tuple(rec[k] for k in keys), {}).setdefault(
+            rec["seed"], []).append(rec["accuracy"])
+    return table

@@ -4,9 +4,24 @@ import os
 import sys
 
 import numpy as np
+import pytest
+
+from skal import NoisyOracle
+from skal._nas import _steps
+from skal.datasets import load_digits_embeddings
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "benchmarks"))
+
+
+@pytest.fixture
+def digits_600(monkeypatch):
+    """600 digits rows; the engine's steps the script replaces are put back afterwards."""
+    for name in ("selection_covering", "training_positions", "training_set"):
+        monkeypatch.setattr(_steps, name, getattr(_steps, name))
+    monkeypatch.setattr(_steps, "_truth_hooks", False, raising=False)
+    X, y = load_digits_embeddings(return_X_y=True)
+    return X[:600], y[:600]
 
 
 def _run(row_name, X, oracle, rounds=2):
@@ -19,19 +34,8 @@ def _run(row_name, X, oracle, rounds=2):
     return learner
 
 
-def test_truth_reaches_only_its_side(monkeypatch):
-    from skal import NoisyOracle
-    from skal._nas import _steps
-    from skal.datasets import load_digits_embeddings
-
-    # The script replaces three steps of the round engine; put them back
-    # after this test, so that no other test runs with them.
-    for name in ("selection_covering", "training_positions", "training_set"):
-        monkeypatch.setattr(_steps, name, getattr(_steps, name))
-    monkeypatch.setattr(_steps, "_truth_hooks", False, raising=False)
-
-    X, y = load_digits_embeddings(return_X_y=True)
-    X, y = X[:600], y[:600]
+def test_truth_reaches_only_its_side(digits_600):
+    X, y = digits_600
     oracle = NoisyOracle(y, noise_rate=0.5, random_state=0)
 
     trained = _run("default, training told the truth", X, oracle)
@@ -57,16 +61,8 @@ def test_truth_reaches_only_its_side(monkeypatch):
     np.testing.assert_array_equal(plain._fit_positions, _steps.training_positions(plain))
 
 
-def test_each_training_mistake_is_undone_alone(monkeypatch):
-    from skal import NoisyOracle
-    from skal._nas import _steps
-    from skal.datasets import load_digits_embeddings
-
-    for name in ("selection_covering", "training_positions", "training_set"):
-        monkeypatch.setattr(_steps, name, getattr(_steps, name))
-    monkeypatch.setattr(_steps, "_truth_hooks", False, raising=False)
-    X, y = load_digits_embeddings(return_X_y=True)
-    X, y = X[:600], y[:600]
+def test_each_training_mistake_is_undone_alone(digits_600):
+    X, y = digits_600
     # An annotator under which all three kinds of mistake occur in 4 rounds.
     oracle = NoisyOracle(y, noise_rate=0.5, random_state=1)
 

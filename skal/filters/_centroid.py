@@ -11,8 +11,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from ._base import MIN_CLASS_COUNT, RANDOM_STATE, NoiseFilter, _small_class_mask, row_normalize
 from ._calibration import channel_calibrated_clean_proba
 from ._cluster_match import match_clusters_to_classes
-from ._graph import cached_view
-from ._pool import PoolView, _dense, resolve_pool
+from ._pool import _dense, filter_pool_view
 
 __all__ = ["CentroidFilter", "geometric_median"]
 
@@ -283,10 +282,7 @@ class CentroidFilter(NoiseFilter):
         ``says`` is the centroid rule's label for each row (encoded, -1 for no
         proposal); returns the kept mask and the combined labels.
         """
-        pool, positions = resolve_pool(X, X_unlabeled, sample_indices, X_pool)
-        # A pool stacked from X and X_unlabeled changes at every call; only a
-        # pool given as such is worth caching (its clustering is reused).
-        view = cached_view(self, pool) if X_pool is not None else PoolView(pool)
+        view, positions = filter_pool_view(self, X, X_unlabeled, sample_indices, X_pool)
         # Unseeded: one clustering per pool, reused by later calls (a fresh
         # one per call would cost a k-means each round and move the clusters).
         seed = None if self.random_state is None else int(rng.integers(0, 2**31 - 1))

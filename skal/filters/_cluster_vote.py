@@ -10,8 +10,7 @@ from sklearn.utils._param_validation import Interval
 from ..neighbors import nearest_center
 from ._base import RANDOM_STATE, NoiseFilter
 from ._cluster_match import pool_cluster_centres
-from ._graph import cached_view
-from ._pool import PoolView, resolve_pool
+from ._pool import filter_pool_view
 from ._votes import clean_posterior
 
 __all__ = ["ClusterVoteFilter"]
@@ -93,11 +92,7 @@ class ClusterVoteFilter(NoiseFilter):
         self.random_state = random_state
 
     def _fit_filter(self, X, y, n_classes, *, X_unlabeled, rng, sample_indices, X_pool):
-        pool, positions = resolve_pool(X, X_unlabeled, sample_indices, X_pool)
-        # A pool stacked here from X and X_unlabeled is new at every call (its
-        # rows move as labels are bought): hashing it to find a cache would
-        # cost more than it saves. Pass X_pool with sample_indices to cache.
-        view = cached_view(self, pool) if X_pool is not None else PoolView(pool)
+        view, positions = filter_pool_view(self, X, X_unlabeled, sample_indices, X_pool)
         k = int(min(self.n_clusters or n_classes, view.n))
         # The same clustering as CentroidFilter's pool opinion: k-means on at
         # most 4,096 sampled pool rows, cached on the pool's view per (k,

@@ -9,10 +9,10 @@ import scipy.sparse as sp
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import NoiseFilter
-from ._pool import PoolView, pool_identity, resolve_pool
+from ._pool import filter_pool_view
 from ._votes import clean_posterior
 
-__all__ = ["GraphFilter", "absorbing_votes", "cached_view"]
+__all__ = ["GraphFilter", "absorbing_votes"]
 
 
 def absorbing_votes(G: sp.csr_matrix, seeds: np.ndarray, *, alpha: float = 0.95,
@@ -193,11 +193,7 @@ class GraphFilter(NoiseFilter):
             positions = sample_indices
             self.graph_used_ = "pool"
         else:
-            pool, positions = resolve_pool(X, X_unlabeled, sample_indices, X_pool)
-            # A pool stacked here from X and X_unlabeled is new at every call (its
-            # rows move as labels are bought): hashing it to find a cache would
-            # cost more than it saves. Pass X_pool with sample_indices to cache.
-            view = cached_view(self, pool) if X_pool is not None else PoolView(pool)
+            view, positions = filter_pool_view(self, X, X_unlabeled, sample_indices, X_pool)
             nbr_idx, _ = view.neighbors(positions, self.neighborhood)
             nodes = np.union1d(nbr_idx.ravel(), positions)
             G = view.local_knn_graph(nodes, self.n_neighbors)
@@ -231,23 +227,3 @@ def _two_hop_subgraph(graph: sp.csr_matrix, seeds: np.ndarray):
     sub.data[:] = 1.0               # self-loops the graph already had are not doubled
     return nodes, sub
 
-
-def cached_view(est, pool) -> PoolView:
-    """The filter's PoolView of ``pool``, rebuilt only when the pool changes.
-
-    The array's identity (:func:`~skal.filters._pool.pool_identity`) is
-    checked first: the learner hands the same array every round. Another
-    array (a copy, a reloaded pool) is normalised and compared with the
-    cached view's unit rows; when they are equal the cached view, with its
-    neighbour lists and clusters, is kept. No pass over the pool is paid
-    for a pool seen for the first time beyond its normalisation.
-    """
-    ident = pool_identity(pool)
-    cached = getattr(est, "_pool_cache", None)
-    if cached is not None and cached[0] == ident:
-        return cached[1]
-    view = PoolView(pool)
-    if cached is not None and cached[1].same_rows(view):
-        view = cached[1]
-    est._pool_cache = (ident, view)
-    return view

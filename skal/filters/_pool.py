@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["PoolView", "pool_identity", "resolve_pool"]
+__all__ = ["PoolView", "cached_view", "filter_pool_view", "pool_identity", "resolve_pool"]
 
 
 def resolve_pool(X, X_unlabeled, sample_indices, X_pool):
@@ -60,8 +60,7 @@ class PoolView:
     """Unit-normalised pool with lazily computed nearest-neighbour lists.
 
     Built once per pool and kept by the filter between rounds (see
-    :func:`~skal.filters._graph.cached_view`), so that a round only computes the neighbour
-    lists of labels it has not seen before: ``n_new × n_pool`` products.
+    :func:`cached_view`), so that a round only computes the neighbour lists of labels it has not seen before: ``n_new × n_pool`` products.
     """
 
     def __init__(self, pool):
@@ -171,3 +170,37 @@ def _top_k(S: np.ndarray, labels: np.ndarray | None, k: int,
     ids = labels[top] if cand is None else np.take_along_axis(cand, top, axis=1)
     order = np.lexsort((ids, -vals), axis=1)
     return np.take_along_axis(ids, order, axis=1), np.take_along_axis(vals, order, axis=1)
+
+
+def cached_view(est, pool) -> PoolView:
+    """The filter's PoolView of ``pool``, rebuilt only when the pool changes.
+
+    The array's identity (:func:`pool_identity`) is
+    checked first: the learner hands the same array every round. Another
+    array (a copy, a reloaded pool) is normalised and compared with the
+    cached view's unit rows; when they are equal the cached view, with its
+    neighbour lists and clusters, is kept. No pass over the pool is paid
+    for a pool seen for the first time beyond its normalisation.
+    """
+    ident = pool_identity(pool)
+    cached = getattr(est, "_pool_cache", None)
+    if cached is not None and cached[0] == ident:
+        return cached[1]
+    view = PoolView(pool)
+    if cached is not None and cached[1].same_rows(view):
+        view = cached[1]
+    est._pool_cache = (ident, view)
+    return view
+
+
+def filter_pool_view(est, X, X_unlabeled, sample_indices, X_pool) -> tuple[PoolView, np.ndarray]:
+    """A pool filter's view of its pool and the labeled rows' positions in it.
+
+    A pool given as ``X_pool`` is cached on ``est`` (:func:`cached_view`), so
+    its neighbour lists and clusterings serve later rounds. A pool stacked
+    here from ``X`` and ``X_unlabeled`` is new at every call (its rows move
+    as labels are bought) and is not cached.
+    """
+    pool, positions = resolve_pool(X, X_unlabeled, sample_indices, X_pool)
+    view = cached_view(est, pool) if X_pool is not None else PoolView(pool)
+    return view, positions
