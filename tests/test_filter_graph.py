@@ -194,6 +194,29 @@ def test_incremental_knn_lists_equal_fresh_ones():
                                PoolView(pool).local_knn_graph(first[:50], 6).toarray())
 
 
+
+@pytest.mark.parametrize("seed", range(4))
+def test_incremental_knn_lists_when_new_nodes_touch_few_old_ones(seed):
+    # Two far blobs: nodes added to blob B can enter no list of blob A, so
+    # the incremental update leaves A's lists as they were and merges B's.
+    from skal.filters._pool import PoolView
+
+    rng = np.random.default_rng(seed)
+    pool = np.vstack([rng.normal(size=(150, 6)) + 40.0, rng.normal(size=(150, 6)) - 40.0])
+    first = np.sort(np.r_[rng.choice(150, 60, replace=False),
+                          150 + rng.choice(150, 30, replace=False)])
+    more = np.union1d(first, 150 + rng.choice(150, 40, replace=False))
+    grown = PoolView(pool)
+    before = grown._knn_lists(first, 5)[0].copy()
+    G_inc = grown.local_knn_graph(more, 5)
+    G_fresh = PoolView(pool).local_knn_graph(more, 5)
+    np.testing.assert_array_equal(G_inc.indices, G_fresh.indices)
+    np.testing.assert_allclose(G_inc.data, G_fresh.data, rtol=1e-6)
+    after = grown._knn_lists(more, 5)[0]
+    in_a = first < 150
+    np.testing.assert_array_equal(after[np.searchsorted(more, first[in_a])], before[in_a])
+    assert (after[np.searchsorted(more, first[~in_a])] != before[~in_a]).any()
+
 def _two_cliques(n=6):
     """Two cliques of ``n`` points (self-loops included) joined by one edge."""
     A = np.zeros((2 * n, 2 * n), dtype=bool)

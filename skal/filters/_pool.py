@@ -94,11 +94,7 @@ class PoolView:
         for start in range(0, len(missing), block):
             part = np.asarray(missing[start:start + block], dtype=np.int64)
             S = _dense(self.Z[part] @ self.Z.T).astype(np.float32, copy=False)
-            top = np.argpartition(-S, m - 1, axis=1)[:, :m]
-            vals = np.take_along_axis(S, top, axis=1)
-            order = np.argsort(-vals, axis=1, kind="stable")
-            top = np.take_along_axis(top, order, axis=1)
-            vals = np.take_along_axis(vals, order, axis=1)
+            top, vals = _largest(S, m)
             for r, t, v in zip(part, top, vals):
                 self._nbrs[int(r)] = (t.astype(np.int64), v)
         idx = np.stack([self._nbrs[int(r)][0][:m] for r in rows])
@@ -140,18 +136,24 @@ class PoolView:
             S = _dense(self.Z[new_nodes] @ self.Z[nodes].T).astype(np.float32, copy=False)
             S[np.arange(new_nodes.size), np.searchsorted(nodes, new_nodes)] = -np.inf
             new_idx, new_cos = _top_k(S, nodes, k)
-            # Old lists: their k best, or better candidates among the new nodes.
             old_pos = np.searchsorted(nodes, old_nodes)
             is_new = np.ones(nodes.size, dtype=bool)
             is_new[old_pos] = False
-            cand_cos = np.hstack([old_cos, S[:, ~is_new].T])
-            cand_idx = np.hstack([old_idx, np.broadcast_to(new_nodes, (old_nodes.size,
-                                                                      new_nodes.size))])
-            merged_idx, merged_cos = _top_k(cand_cos, None, k, cand_idx)
             idx = np.empty((nodes.size, k), dtype=np.int64)
             cos = np.empty((nodes.size, k), dtype=np.float32)
-            idx[old_pos], cos[old_pos] = merged_idx, merged_cos
+            idx[old_pos], cos[old_pos] = old_idx, old_cos
             idx[is_new], cos[is_new] = new_idx, new_cos
+            # An old list changes only where a new node is at least as close
+            # as its k-th neighbour (ties included, for the canonical order);
+            # new labels sit far from most old nodes, so few lists are merged.
+            to_old = S[:, ~is_new].T                      # (old nodes, new nodes)
+            touched = np.flatnonzero(to_old.max(axis=1) >= old_cos[:, -1])
+            if touched.size:
+                cand_cos = np.hstack([old_cos[touched], to_old[touched]])
+                cand_idx = np.hstack([old_idx[touched],
+                                      np.broadcast_to(new_nodes, (touched.size, new_nodes.size))])
+                merged_idx, merged_cos = _top_k(cand_cos, None, k, cand_idx)
+                idx[old_pos[touched]], cos[old_pos[touched]] = merged_idx, merged_cos
         else:
             Zv = self.Z[nodes]
             S = _dense(Zv @ Zv.T).astype(np.float32, copy=False)
@@ -161,11 +163,18 @@ class PoolView:
         return idx, cos
 
 
+def _largest(S: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the positions and values of the ``k`` largest entries, by decreasing value."""
+    top = np.argpartition(-S, k - 1, axis=1)[:, :k]
+    vals = np.take_along_axis(S, top, axis=1)
+    order = np.argsort(-vals, axis=1, kind="stable")
+    return np.take_along_axis(top, order, axis=1), np.take_along_axis(vals, order, axis=1)
+
+
 def _top_k(S: np.ndarray, labels: np.ndarray | None, k: int,
            cand: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per row, the ``k`` largest entries of ``S`` (as ``labels[col]`` or ``cand[row, col]``)."""
-    top = np.argpartition(-S, k - 1, axis=1)[:, :k]
-    vals = np.take_along_axis(S, top, axis=1)
+    top, vals = _largest(S, k)
     # A canonical order (by value, then index) so merged and fresh lists agree.
     ids = labels[top] if cand is None else np.take_along_axis(cand, top, axis=1)
     order = np.lexsort((ids, -vals), axis=1)
