@@ -110,9 +110,10 @@ class PoolView:
 
         The neighbour lists of the last call are kept: when ``nodes`` only
         adds to the previous set (an active-learning round), only the new
-        nodes' similarities are computed and the old lists are merged with
-        the new candidates, which gives the lists computed afresh (exactly,
-        but for ties at the ``k``-th place).
+        nodes' similarities are computed, and only the old lists that a new
+        node can enter (one at least as similar as their ``k``-th
+        neighbour) are merged with the new candidates; this gives the lists
+        computed afresh (exactly, but for ties at the ``k``-th place).
         """
         n = nodes.size
         k = min(k, n - 1)
