@@ -23,15 +23,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._validation import check_positive, check_random_state
-from .neighbors import (
-    _concat_ranges,
-    _tiled_graph_csr,
-    _unpermute_upper,
-    block_rows_for,
-    edge_flags,
-    iter_row_blocks,
-    sample_ball_sizes,
-)
+from .neighbors import block_rows_for, edge_flags, iter_row_blocks, sample_ball_sizes
+from .neighbors._delta_graph import _tiled_graph_csr
+from .neighbors._sparse import _concat_ranges, _unpermute_upper
 
 # One screened product per block of about this size: large enough for BLAS,
 # and few enough blocks per cell that its columns are gathered once or twice.

@@ -42,7 +42,7 @@ def test_in_place_mirror_across_many_chunks(monkeypatch, delta, expected_edges):
     # a write landing on an upper row not yet read would show as a wrong edge.
     import skal.neighbors as nb
 
-    monkeypatch.setattr(nb, "_EDGE_CHUNK", 97)
+    monkeypatch.setattr(nb._sparse, "_EDGE_CHUNK", 97)
     X = unit_normalize(np.random.default_rng(3).normal(size=(400, 3)))
     D = np.sqrt(((X[:, None].astype(np.float64) - X[None]) ** 2).sum(-1))
     A = D < delta
@@ -72,8 +72,8 @@ def test_unpermute_upper_assembles_the_pool_order_graph(chunk, density, monkeypa
     up = sp.csr_matrix(np.triu(B))
     up.sort_indices()
     parts = [up.indptr.astype(np.int64), up.indices.astype(np.int32)]
-    monkeypatch.setattr(nb, "_EDGE_CHUNK", chunk)
-    indptr, indices = nb._unpermute_upper(perm, parts)
+    monkeypatch.setattr(nb._sparse, "_EDGE_CHUNK", chunk)
+    indptr, indices = nb._sparse._unpermute_upper(perm, parts)
     assert parts == []
     G = sp.csr_matrix((np.ones(indices.size, dtype=bool), indices, indptr), shape=(n, n))
     np.testing.assert_array_equal(G.toarray(), A)

@@ -86,7 +86,7 @@ def test_ivf_graph_mirrors_and_reorders_in_bounded_chunks(monkeypatch):
 
     X = unit_normalize(np.random.default_rng(3).normal(size=(3000, 6)))
     # Many chunks in the in-place mirror and in the gather back to pool order.
-    monkeypatch.setattr(nb, "_EDGE_CHUNK", 50)
+    monkeypatch.setattr(nb._sparse, "_EDGE_CHUNK", 50)
     approx = ann.ivf_delta_ball_graph(X, 0.6, n_cells=20, n_probe=20, random_state=0)
     exact = delta_ball_graph(X, 0.6, normalized=True)
     assert approx.nnz == exact.nnz and (approx != exact).nnz == 0

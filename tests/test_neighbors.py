@@ -113,7 +113,7 @@ def test_nearest_other_cluster_distance_many_clusters_and_ties(n_clusters, monke
     labels = rng.integers(0, n_clusters, Xn.shape[0])
     D = np.sqrt(dense_d2(Xn.astype(np.float64), Xn.astype(np.float64)))
     D[labels[:, None] == labels[None, :]] = np.inf
-    monkeypatch.setattr(nb, "_HOST_TILE_BYTES", 1)  # the smallest tiles
+    monkeypatch.setattr(nb._tiles, "_HOST_TILE_BYTES", 1)  # the smallest tiles
     rows = rng.permutation(Xn.shape[0])[:170]
     got = nearest_other_cluster_distance(Xn, labels, rows=rows)
     np.testing.assert_allclose(got, D.min(1)[rows], rtol=1e-12, atol=1e-12)
@@ -166,7 +166,7 @@ def test_unit_normalize_in_blocks_equals_the_whole_array_arithmetic(dtype, monke
     scaled = X64 / norms.max()
     unit = norms / norms.max()
     want = (scaled / np.where(unit > 0, unit, 1.0)[:, None]).astype(np.float32)
-    monkeypatch.setattr(nb, "_NORMALIZE_BLOCK_BYTES", 8 * 9 * 10)  # blocks of 10 rows
+    monkeypatch.setattr(nb._tiles, "_NORMALIZE_BLOCK_BYTES", 8 * 9 * 10)  # blocks of 10 rows
     got = nb.unit_normalize(X)
     assert got.dtype == np.float32 and got.flags.c_contiguous
     np.testing.assert_array_equal(got, want)  # bit for bit

@@ -8,13 +8,13 @@ import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ..neighbors import (
-    _resolve_torch_device,
     block_rows_for,
     iter_row_blocks,
     kernel_block,
     median_bandwidth,
     row_sq_norms,
 )
+from ..neighbors._tiles import _resolve_torch_device
 from ._base import RANDOM_STATE_CONSTRAINT, CoverageStrategyMixin, QueryStrategy
 
 __all__ = ["MaxHerding"]

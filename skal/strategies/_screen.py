@@ -201,7 +201,7 @@ class ScreenedTiles:
         if device is not None:
             import torch
 
-            from ..neighbors import _resolve_torch_device
+            from ..neighbors._tiles import _resolve_torch_device
 
             self.torch = torch
             dev = _resolve_torch_device(device)
