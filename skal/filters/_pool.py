@@ -164,10 +164,16 @@ class PoolView:
         return idx, cos
 
 
-def _largest(S: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per row, the positions and values of the ``k`` largest entries, by decreasing value."""
+def _largest(S: np.ndarray, k: int, *, ordered: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the positions and values of the ``k`` largest entries.
+
+    By decreasing value when ``ordered``; otherwise in no particular order
+    (for callers that sort them their own way).
+    """
     top = np.argpartition(-S, k - 1, axis=1)[:, :k]
     vals = np.take_along_axis(S, top, axis=1)
+    if not ordered:
+        return top, vals
     order = np.argsort(-vals, axis=1, kind="stable")
     return np.take_along_axis(top, order, axis=1), np.take_along_axis(vals, order, axis=1)
 
@@ -175,7 +181,7 @@ def _largest(S: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
 def _top_k(S: np.ndarray, labels: np.ndarray | None, k: int,
            cand: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per row, the ``k`` largest entries of ``S`` (as ``labels[col]`` or ``cand[row, col]``)."""
-    top, vals = _largest(S, k)
+    top, vals = _largest(S, k, ordered=False)
     # A canonical order (by value, then index) so merged and fresh lists agree.
     ids = labels[top] if cand is None else np.take_along_axis(cand, top, axis=1)
     order = np.lexsort((ids, -vals), axis=1)
