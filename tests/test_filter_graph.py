@@ -217,6 +217,29 @@ def test_incremental_knn_lists_when_new_nodes_touch_few_old_ones(seed):
     np.testing.assert_array_equal(after[np.searchsorted(more, first[in_a])], before[in_a])
     assert (after[np.searchsorted(more, first[~in_a])] != before[~in_a]).any()
 
+def test_pool_view_unit_rows_and_neighbours_by_brute_force():
+    from skal.filters._pool import PoolView
+
+    rng = np.random.default_rng(5)
+    raw = rng.normal(size=(300, 16)) * rng.uniform(0.1, 10.0, size=(300, 1))
+    raw[7] = 0.0
+    view = PoolView(raw)
+    norms = np.linalg.norm(view.Z, axis=1)
+    np.testing.assert_allclose(np.delete(norms, 7), 1.0, rtol=1e-6)
+    assert not view.Z[7].any()                      # a zero row stays zero
+    unit = np.ascontiguousarray(view.Z)
+    assert np.shares_memory(PoolView(unit).Z, unit)  # a unit pool is read as it is
+    # The m most similar rows of each query, by decreasing cosine, as a sort gives them.
+    rows = np.array([0, 7, 150, 299])
+    idx, cos = PoolView(raw).neighbors(rows, 9)
+    full = view.Z[rows] @ view.Z.T
+    for r, i, c in zip(full, idx, cos):
+        expected = np.argsort(-r, kind="stable")[:9]
+        np.testing.assert_allclose(c, r[expected], rtol=1e-6)
+        np.testing.assert_allclose(r[i], r[expected], rtol=1e-6)
+        assert np.all(np.diff(c) <= 0)
+
+
 def _two_cliques(n=6):
     """Two cliques of ``n`` points (self-loops included) joined by one edge."""
     A = np.zeros((2 * n, 2 * n), dtype=bool)
