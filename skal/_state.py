@@ -398,9 +398,9 @@ def read_archive(path: str | os.PathLike) -> tuple[dict, dict[str, np.ndarray]]:
                         arrays[name[:-4]] = np.lib.format.read_array(
                             io.BytesIO(f.read()), allow_pickle=False)
         except Exception as exc:
-            # A flipped byte surfaces as zlib.error, EOFError, NotImplementedError
-            # (an unknown compression method), a CRC error, a JSON error ...:
-            # all of them mean the same thing to the caller.
+            # A flipped byte surfaces as a zlib error, an EOFError, zipfile's
+            # refusal of an unknown compression method, a CRC error, a JSON
+            # error ...: all of them mean the same thing to the caller.
             if isinstance(exc, StateFormatError):
                 raise
             raise StateFormatError(f"{path!r} is damaged: {type(exc).__name__}: {exc}") from exc
