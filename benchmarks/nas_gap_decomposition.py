@@ -48,7 +48,7 @@ from paper_protocol import RECOMMENDED, STRATEGIES  # noqa: E402
 from protocol_grid import Noise, Row, accuracy_by_seed, ideal_filter, run_grid, write_records  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 
-from skal import NoiseAwareActiveLearner  # noqa: E402
+from skal import DeltaSchedule, NoiseAwareActiveLearner  # noqa: E402
 from skal.datasets import load_digits_embeddings  # noqa: E402
 
 
@@ -113,12 +113,18 @@ def rows(strategy: str, y_pool: np.ndarray) -> list[Row]:
     """The rows for one strategy; ``y_pool`` holds the pool's true labels."""
     rec = RECOMMENDED[strategy]
     strat = STRATEGIES[strategy]
+    policy = rec.get("delta_schedule")
+
+    def schedule():
+        # The default's δ schedule (ProbCover's), in every row as in the protocol.
+        return None if policy is None else DeltaSchedule(policy=policy)
 
     def default(truth_for):
         def make(seed, is_noisy):
             _install_truth_hooks()
             est = NoiseAwareActiveLearner(strat(), rec["filter"](), train_on=rec["train_on"],
-                                          noise_dropout=rec["noise_dropout"], random_state=seed)
+                                          noise_dropout=rec["noise_dropout"], random_state=seed,
+                                          delta_schedule=schedule())
             if truth_for is not None:
                 est._truth_for = truth_for
                 est._true_noisy = np.asarray(is_noisy, dtype=bool)
@@ -128,7 +134,8 @@ def rows(strategy: str, y_pool: np.ndarray) -> list[Row]:
 
     def ideal(nas):
         return lambda seed, n: NoiseAwareActiveLearner(strat(), ideal_filter(n), noise_aware=nas,
-                                                       random_state=seed)
+                                                       random_state=seed,
+                                                       delta_schedule=schedule())
     return [Row("default", strategy, "nas", default(None), train_on=rec["train_on"]),
             Row("default, selection told the truth", strategy, "nas", default("selection"),
                 train_on=rec["train_on"]),

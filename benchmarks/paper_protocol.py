@@ -12,6 +12,11 @@ embeddings:
 - the final model: the learner's default linear probe, scored on clean test
   labels after every round; ProbCover with ``delta="auto"``, MaxHerding with
   its default bandwidth;
+- ProbCover's δ schedule: the recommended one (``max_support_size_take_min``)
+  in every row that runs the recommended pipeline (train-only, NAS, the
+  ideal filter), none in ``plain``, and a ``plain, δ schedule`` row that
+  isolates what the schedule does on its own (``--delta-schedule`` runs a
+  variant);
 - rows per coverage strategy (same seeds, same annotator per seed for all):
   ``plain`` (no filter), ``train-only`` (the filter cleans the training set,
   selection trusts every label), ``NAS <mode>`` for every training mode
@@ -46,7 +51,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from protocol_grid import Noise, Row, ideal_filter, run_grid  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 
-from skal import MaxHerding, NoiseAwareActiveLearner, ProbCover  # noqa: E402
+from skal import DeltaSchedule, MaxHerding, NoiseAwareActiveLearner, ProbCover  # noqa: E402
 from skal.datasets import (  # noqa: E402
     load_digits_embeddings,
     load_embeddings,
@@ -58,9 +63,10 @@ from skal.filters import CentroidFilter  # noqa: E402
 #: (benchmarks/nas_default_search.py, committed in benchmarks/results/).
 RECOMMENDED = {
     "ProbCover": {"filter": CentroidFilter, "filter_name": "CentroidFilter",
-                  "train_on": "relabel", "noise_dropout": 0.0},
+                  "train_on": "relabel", "noise_dropout": 0.0,
+                  "delta_schedule": "max_support_size_take_min"},
     "MaxHerding": {"filter": CentroidFilter, "filter_name": "CentroidFilter",
-                   "train_on": "relabel", "noise_dropout": 0.0},
+                   "train_on": "relabel", "noise_dropout": 0.0, "delta_schedule": None},
 }
 STRATEGIES = {"ProbCover": lambda: ProbCover(delta="auto"), "MaxHerding": MaxHerding}
 MODES = ("clean", "all", "weighted", "relabel")
@@ -68,10 +74,13 @@ ROW_SETS = ("full", "defaults")
 
 
 def protocol_rows(strategy: str, row_set: str = "full",
-                  filter_params: dict | None = None) -> list[Row]:
+                  filter_params: dict | None = None, delta_schedule: str | None = "default",
+                  ) -> list[Row]:
     """The rows of one strategy; ``"defaults"`` keeps plain, train-only, the default and ideal.
 
-    ``filter_params`` are passed to the recommended filter (a variant's run).
+    ``filter_params`` are passed to the recommended filter (a variant's run);
+    ``delta_schedule`` replaces the recommended δ policy of ProbCover
+    (``"default"``: the recommended one; ``None``: no schedule).
     """
     strat = STRATEGIES[strategy]
     rec = RECOMMENDED[strategy]
@@ -81,17 +90,35 @@ def protocol_rows(strategy: str, row_set: str = "full",
     def flt():
         return base(**params)
     fname = rec["filter_name"]
+    policy = rec.get("delta_schedule") if delta_schedule == "default" else delta_schedule
+    if strategy != "ProbCover":
+        policy = None               # the δ schedule is ProbCover's
+
+    def schedule():
+        # ProbCover's δ from round to round (the NAS reference's DeltaScheduler
+        # policies); part of the recommended pipeline, so every row that runs
+        # the pipeline (train-only, NAS, the ideal ceiling) uses it. ``plain`` is
+        # the strategy as it comes; ``plain, δ schedule`` isolates the schedule.
+        return None if policy is None else DeltaSchedule(policy=policy)
 
     def nas(mode):
         return lambda s, n: NoiseAwareActiveLearner(strat(), flt(), train_on=mode,
-                                                    noise_dropout=dropout, random_state=s)
+                                                    noise_dropout=dropout, random_state=s,
+                                                    delta_schedule=schedule())
 
     rows = [
         Row("plain", strategy, "plain",
             lambda s, n: NoiseAwareActiveLearner(strat(), None, random_state=s)),
+    ]
+    if policy is not None:
+        rows.append(Row(f"plain, δ schedule {policy}", strategy, "plain schedule",
+                        lambda s, n: NoiseAwareActiveLearner(strat(), None, random_state=s,
+                                                             delta_schedule=schedule())))
+    rows += [
         Row(f"{fname}, train only", strategy, "train-only",
             lambda s, n: NoiseAwareActiveLearner(strat(), flt(), noise_aware=False,
-                                                 train_on=default_mode, random_state=s),
+                                                 train_on=default_mode, random_state=s,
+                                                 delta_schedule=schedule()),
             train_on=default_mode),
     ]
     for mode in MODES:
@@ -102,9 +129,10 @@ def protocol_rows(strategy: str, row_set: str = "full",
     rows += [
         Row("IdealFilter, train only", strategy, "ideal train-only",
             lambda s, n: NoiseAwareActiveLearner(strat(), ideal_filter(n), noise_aware=False,
-                                                 random_state=s)),
+                                                 random_state=s, delta_schedule=schedule())),
         Row("NAS + IdealFilter", strategy, "ideal nas",
-            lambda s, n: NoiseAwareActiveLearner(strat(), ideal_filter(n), random_state=s)),
+            lambda s, n: NoiseAwareActiveLearner(strat(), ideal_filter(n), random_state=s,
+                                                 delta_schedule=schedule())),
     ]
     return rows
 
@@ -139,6 +167,9 @@ def main(argv=None) -> int:
                    help="parameter of the recommended filter for a variant's run, e.g. "
                         "propose_below=0.5 (write such runs outside nas_protocol_*.csv, "
                         "which the report reads as the default's)")
+    p.add_argument("--delta-schedule", default="default", metavar="POLICY",
+                   help="ProbCover's δ policy for a variant's run: a DeltaSchedule policy, or "
+                        "'none' for a constant δ (default: the recommended one)")
     p.add_argument("--n-jobs", type=int, default=2)
     p.add_argument("--out", required=True, help="CSV of every (row, noise, seed, round)")
     args = p.parse_args(argv)
@@ -155,8 +186,9 @@ def main(argv=None) -> int:
         p.error("--embeddings needs --labels")
     name = os.path.basename(args.embeddings) if args.embeddings else args.dataset
     X, X_test, y, y_test = load(args.dataset, args.embeddings, args.labels)
+    schedule = None if args.delta_schedule == "none" else args.delta_schedule
     rows = [r for s in args.strategies.split(",")
-            for r in protocol_rows(s.strip(), args.rows, filter_params)]
+            for r in protocol_rows(s.strip(), args.rows, filter_params, schedule)]
     noises = [Noise("symmetric", r) for r in args.noise] + [Noise("asymmetric", r)
                                                             for r in args.asym]
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
@@ -173,6 +205,8 @@ def main(argv=None) -> int:
                  f"d={X.shape[1]} wall_s={wall:.0f} n_jobs={args.n_jobs} "
                  f"load_end={os.getloadavg()[0]:.1f}"
                  + (f" filter_params={json.dumps(filter_params)}" if filter_params else "")
+                 + (f" delta_schedule={args.delta_schedule}"
+                    if args.delta_schedule != "default" else "")
                  + "\n")
         w = csv.DictWriter(fh, fieldnames=["dataset", *records[0]])
         w.writeheader()

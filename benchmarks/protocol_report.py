@@ -191,7 +191,8 @@ def plot(summary: dict, dataset: str, path: str) -> None:
     noises = sorted({k[2] for k in keys}, key=_noise_order)
     fig, axes = plt.subplots(len(strategies), len(noises), squeeze=False,
                              figsize=(3.3 * len(noises), 3.0 * len(strategies)), sharey="row")
-    style = {"plain": ("tab:gray", "-"), "train-only": ("tab:blue", "-"),
+    style = {"plain": ("tab:gray", "-"), "plain schedule": ("tab:gray", "--"),
+             "train-only": ("tab:blue", "-"),
              "ideal train-only": ("tab:green", ":"), "ideal nas": ("tab:green", "--")}
     other_labelled = False
     for i, strategy in enumerate(strategies):

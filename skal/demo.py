@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ._nas._delta import DeltaSchedule
 from .datasets import load_digits_embeddings
 from .filters import (
     AUMFilter,
@@ -27,8 +28,14 @@ DEMO_FILTERS = {"centroid": CentroidFilter, "graph": GraphFilter, "clustervote":
                 "aum": AUMFilter, "cv": CrossValidationFilter}
 
 
+#: ProbCover's δ policy in the recommended default: each round, the δ whose
+#: graph of still uncovered points has the largest maximum degree (the
+#: smallest such δ), one of the NAS reference's DeltaScheduler policies.
+RECOMMENDED_DELTA_POLICY = "max_support_size_take_min"
+
+
 def recommended_learner(noise_filter=None, *, random_state=None, **params) -> NoiseAwareActiveLearner:
-    """The recommended default: ProbCover (δ by the purity heuristic) + NAS with a centroid filter.
+    """The recommended default: ProbCover + NAS with a centroid filter and a δ schedule.
 
     Chosen on the digits with the NAS paper's protocol (see
     ``docs/benchmarks/nas_protocol.md``): the filter steers selection, and the
@@ -39,8 +46,14 @@ def recommended_learner(noise_filter=None, *, random_state=None, **params) -> No
     k-means clusters for a second opinion (``cluster_agreement``). The
     reference's adaptive noise dropout (``noise_dropout="auto"``) was the
     default's until the pool's opinion came; with it, no dropout scored 0.3
-    points higher in the default search and is the default now.
+    points higher in the default search and is the default now. ProbCover's
+    first δ comes from the purity heuristic (``delta="auto"``); from round to
+    round a :class:`~skal.DeltaSchedule` (``"max_support_size_take_min"``)
+    sets it to the δ at which the fullest ball of still uncovered points holds
+    the most points; the default search preferred this to a constant δ.
+    ``delta_schedule=None`` gives the constant δ of the previous default.
     """
+    params.setdefault("delta_schedule", DeltaSchedule(policy=RECOMMENDED_DELTA_POLICY))
     return NoiseAwareActiveLearner(
         ProbCover(delta="auto"), CentroidFilter() if noise_filter is None else noise_filter,
         train_on="relabel", random_state=random_state, **params)
@@ -56,7 +69,7 @@ def _methods(filter_name: str) -> dict[str, Callable[[int], NoiseAwareActiveLear
         # the difference to the next column.
         f"ProbCover+{tag}": lambda seed: NoiseAwareActiveLearner(
             ProbCover(), make_filter(), noise_aware=False, train_on="relabel",
-            random_state=seed),
+            random_state=seed, delta_schedule=DeltaSchedule(policy=RECOMMENDED_DELTA_POLICY)),
         f"NAS({tag})": lambda seed: recommended_learner(make_filter(), random_state=seed),
     }
 

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 from sklearn.model_selection import train_test_split
 
+from skal import DeltaSchedule
 from skal.datasets import load_digits_embeddings
 from skal.demo import DEMO_FILTERS, format_demo_table, recommended_learner, run_demo
 from skal.filters import CentroidFilter, GraphFilter
@@ -21,8 +22,13 @@ def test_recommended_learner_is_the_documented_default():
     assert learner.noise_aware is True
     assert learner.train_on == "relabel" and learner.noise_dropout == 0.0
     assert learner.random_state == 3
+    assert isinstance(learner.delta_schedule, DeltaSchedule)
+    assert learner.delta_schedule.policy == "max_support_size_take_min"
     other = recommended_learner(GraphFilter(), budget=7)
     assert isinstance(other.noise_filter, GraphFilter) and other.budget == 7
+    # Each learner gets its own schedule; None gives the constant δ.
+    assert other.delta_schedule is not learner.delta_schedule
+    assert recommended_learner(delta_schedule=None).delta_schedule is None
 
 
 def test_columns_and_shapes(small):
