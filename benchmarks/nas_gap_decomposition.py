@@ -44,11 +44,11 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from paper_protocol import RECOMMENDED, STRATEGIES  # noqa: E402
+from paper_protocol import RECOMMENDED, STRATEGIES, schedule_of  # noqa: E402
 from protocol_grid import Noise, Row, accuracy_by_seed, ideal_filter, run_grid, write_records  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 
-from skal import DeltaSchedule, NoiseAwareActiveLearner  # noqa: E402
+from skal import NoiseAwareActiveLearner  # noqa: E402
 from skal.datasets import load_digits_embeddings  # noqa: E402
 
 
@@ -117,7 +117,7 @@ def rows(strategy: str, y_pool: np.ndarray) -> list[Row]:
 
     def schedule():
         # The default's δ schedule (ProbCover's), in every row as in the protocol.
-        return None if policy is None else DeltaSchedule(policy=policy)
+        return schedule_of(policy)
 
     def default(truth_for):
         def make(seed, is_noisy):

@@ -57,6 +57,7 @@ from skal.datasets import (  # noqa: E402
     load_embeddings,
     load_mnist5k_embeddings,
 )
+from skal.demo import RECOMMENDED_DELTA_POLICY  # noqa: E402
 from skal.filters import CentroidFilter  # noqa: E402
 
 #: The recommended default per coverage strategy, chosen on the digits only
@@ -64,13 +65,18 @@ from skal.filters import CentroidFilter  # noqa: E402
 RECOMMENDED = {
     "ProbCover": {"filter": CentroidFilter, "filter_name": "CentroidFilter",
                   "train_on": "relabel", "noise_dropout": 0.0,
-                  "delta_schedule": "max_support_size_take_min"},
+                  "delta_schedule": RECOMMENDED_DELTA_POLICY},
     "MaxHerding": {"filter": CentroidFilter, "filter_name": "CentroidFilter",
                    "train_on": "relabel", "noise_dropout": 0.0, "delta_schedule": None},
 }
 STRATEGIES = {"ProbCover": lambda: ProbCover(delta="auto"), "MaxHerding": MaxHerding}
 MODES = ("clean", "all", "weighted", "relabel")
 ROW_SETS = ("full", "defaults")
+
+
+def schedule_of(policy: str | None) -> DeltaSchedule | None:
+    """A fresh ``DeltaSchedule`` of ``policy`` for one learner (``None``: a constant δ)."""
+    return None if policy is None else DeltaSchedule(policy=policy)
 
 
 def protocol_rows(strategy: str, row_set: str = "full",
@@ -99,7 +105,7 @@ def protocol_rows(strategy: str, row_set: str = "full",
         # policies); part of the recommended pipeline, so every row that runs
         # the pipeline (train-only, NAS, the ideal ceiling) uses it. ``plain`` is
         # the strategy as it comes; ``plain, δ schedule`` isolates the schedule.
-        return None if policy is None else DeltaSchedule(policy=policy)
+        return schedule_of(policy)
 
     def nas(mode):
         return lambda s, n: NoiseAwareActiveLearner(strat(), flt(), train_on=mode,

@@ -66,7 +66,8 @@ class PoolView:
     """Unit-normalised pool with lazily computed nearest-neighbour lists.
 
     Built once per pool and kept by the filter between rounds (see
-    :func:`cached_view`), so that a round only computes the neighbour lists of labels it has not seen before: ``n_new × n_pool`` products.
+    :func:`cached_view`), so that a round only computes the neighbour lists of
+    labels it has not seen before: ``n_new × n_pool`` products.
     """
 
     def __init__(self, pool):
