@@ -32,3 +32,32 @@ def test_maxherding_rows_and_constant_delta_variant_have_no_schedule():
     constant = _learners("ProbCover", row_set="defaults", delta_schedule=None)
     assert all(lrn.delta_schedule is None for lrn in constant.values())
     assert not any(name.startswith("plain, δ schedule") for name in constant)
+
+
+def test_selection_experiment_rows_follow_the_default_and_swap_the_filter():
+    effect = pytest.importorskip("nas_selection_effect")
+    from skal.filters import CentroidFilter, GraphFilter, IdealFilter
+
+    is_noisy = np.zeros(50, dtype=bool)
+    policy = paper_protocol.RECOMMENDED["ProbCover"]["delta_schedule"]
+    pc = {r.name: r.make(0, is_noisy) for r in effect.rows("ProbCover")}
+    assert sorted(pc) == ["Centroid, NAS", "Centroid, train only", "Ideal, NAS",
+                          "Ideal, train only"]
+    assert all(lrn.delta_schedule.policy == policy for lrn in pc.values())
+    assert isinstance(pc["Centroid, NAS"].noise_filter, CentroidFilter)
+    assert pc["Centroid, NAS"].noise_aware and not pc["Centroid, train only"].noise_aware
+    assert isinstance(pc["Ideal, NAS"].noise_filter, IdealFilter)
+    mh = {r.name: r.make(0, is_noisy) for r in effect.rows("MaxHerding", filter_name="graph")}
+    assert all(lrn.delta_schedule is None for lrn in mh.values())
+    assert isinstance(mh["Graph, NAS"].noise_filter, GraphFilter)
+    assert mh["Graph, train only"].train_on == paper_protocol.RECOMMENDED["MaxHerding"]["train_on"]
+    constant = effect.rows("ProbCover", delta_schedule=None)
+    assert all(r.make(0, is_noisy).delta_schedule is None for r in constant)
+
+
+def test_selection_experiment_pool_is_unit_normalised_with_every_class():
+    effect = pytest.importorskip("nas_selection_effect")
+    X, y, X_test, y_test = effect.clustered_pool(400, modes=3, n_classes=4, dim=8, seed=1)
+    assert X.shape == (400, 8) and X_test.shape == (1000, 8)
+    np.testing.assert_allclose(np.linalg.norm(X, axis=1), 1.0, atol=1e-12)
+    assert set(np.unique(y)) == {0, 1, 2, 3} and set(np.unique(y_test)) <= {0, 1, 2, 3}
