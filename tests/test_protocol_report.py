@@ -1,0 +1,37 @@
+"""The protocol page's uncertainty figures: paired standard errors and the share's interval."""
+
+import os
+import sys
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "benchmarks"))
+report = pytest.importorskip("protocol_report")
+
+
+def test_paired_se_by_hand():
+    assert report.paired_se(np.array([1.0, 3.0])) == pytest.approx(1.0)  # std 1.414 / sqrt 2
+    assert report.paired_se(np.array([2.0, 2.0, 2.0])) == 0.0
+    assert np.isnan(report.paired_se(np.array([5.0])))
+
+
+def test_share_interval_is_exact_when_every_seed_closes_the_same_share():
+    plain = np.array([0.40, 0.50, 0.45, 0.55])
+    ideal = plain + np.array([0.20, 0.30, 0.10, 0.40])
+    row = plain + 0.25 * (ideal - plain)
+    lo, hi = report.share_interval(row, plain, ideal, n_boot=500)
+    assert lo == pytest.approx(0.25) and hi == pytest.approx(0.25)
+
+
+def test_share_interval_matches_a_naive_bootstrap():
+    rng = np.random.default_rng(3)
+    plain = rng.uniform(0.4, 0.5, 8)
+    ideal = plain + rng.uniform(0.1, 0.3, 8)
+    row = plain + rng.uniform(0.0, 0.2, 8)
+    lo, hi = report.share_interval(row, plain, ideal, n_boot=2000, seed=7)
+    draws = np.random.default_rng(7).integers(0, 8, (2000, 8))
+    shares = [np.mean(row[i] - plain[i]) / np.mean(ideal[i] - plain[i]) for i in draws]
+    assert (lo, hi) == pytest.approx(tuple(np.percentile(shares, [2.5, 97.5])))
+    assert lo < np.mean(row - plain) / np.mean(ideal - plain) < hi
