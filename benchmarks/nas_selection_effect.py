@@ -95,6 +95,8 @@ def main(argv=None) -> int:
     p.add_argument("--modes", type=int, nargs="+", default=[1, 4])
     p.add_argument("--pool", type=int, nargs="+", default=[2000])
     p.add_argument("--noise", type=float, nargs="+", default=[0.5, 0.3])
+    p.add_argument("--budget-scale", type=int, nargs="+", default=[1],
+                   help="k: rounds of k, 2k, ..., 5k samples per class (1: the paper's budgets)")
     p.add_argument("--strategies", nargs="+", choices=sorted(STRATEGIES), default=["ProbCover"])
     p.add_argument("--delta-schedule", default="default",
                    help="ProbCover's δ policy: 'default' (the recommended one) or 'none'")
@@ -104,36 +106,47 @@ def main(argv=None) -> int:
     p.add_argument("--n-jobs", type=int, default=2)
     p.add_argument("--out", default="benchmarks/results/nas_selection_effect.csv")
     args = p.parse_args(argv)
+    if min(args.budget_scale) < 1:
+        p.error("--budget-scale must be positive integers")
     policy = None if args.delta_schedule == "none" else args.delta_schedule
     grid = [r for strategy in args.strategies for r in rows(strategy, policy, args.filter)]
     records = []
     for n in args.pool:
         for modes in args.modes:
             X, y, Xt, yt = clustered_pool(n, modes)
-            recs = run_grid(grid, X, y, Xt, yt, [Noise("symmetric", r) for r in args.noise],
-                            list(range(args.seeds)), n_jobs=args.n_jobs, log=sys.stderr)
-            records += [{"pool": n, "modes": modes, **r} for r in recs]
+            for k in args.budget_scale:
+                spc = tuple(k * s for s in (1, 2, 3, 4, 5))
+                recs = run_grid(grid, X, y, Xt, yt, [Noise("symmetric", r) for r in args.noise],
+                                list(range(args.seeds)), samples_per_class=spc,
+                                n_jobs=args.n_jobs, log=sys.stderr)
+                records += [{"pool": n, "modes": modes, "samples_per_class": f"{spc[0]}-{spc[-1]}",
+                             **r} for r in recs]
     write_records(records, args.out)
-    # NAS selection effect per setting: per seed mean over rounds, paired by seed.
-    acc = accuracy_by_seed(records, ("strategy", "pool", "modes", "noise", "row"))
-    print("| strategy | pool | modes/class | noise | filter | train only | NAS "
-          "| NAS effect (paired ± std) |")
-    print("|---|---:|---:|---|---|---:|---:|---:|")
-    for strategy in args.strategies:
-        for n in args.pool:
-            for modes in args.modes:
-                for nz in sorted({k[3] for k in acc}, reverse=True):
-                    for flt in (FILTERS[args.filter][0], "Ideal"):
-                        a = acc[(strategy, n, modes, nz, f"{flt}, train only")]
-                        b = acc[(strategy, n, modes, nz, f"{flt}, NAS")]
-                        seeds = sorted(a)
-                        ma = np.array([np.mean(a[s]) for s in seeds])
-                        mb = np.array([np.mean(b[s]) for s in seeds])
-                        d = 100 * (mb - ma)
-                        print(f"| {strategy} | {n} | {modes} | {nz} | {flt} | "
-                              f"{100 * ma.mean():.1f} | {100 * mb.mean():.1f} | "
-                              f"{d.mean():+.1f} ± {d.std():.1f} |")
+    print(effect_table(records, FILTERS[args.filter][0]))
     return 0
+
+
+def effect_table(records: list[dict], filter_label: str) -> str:
+    """Markdown: the NAS selection effect per setting, paired by seed (per-seed means over rounds)."""
+    keys = ("strategy", "pool", "modes", "samples_per_class", "noise")
+    acc = accuracy_by_seed(records, keys + ("row",))
+    lines = ["| strategy | pool | modes/class | samples/class | noise | filter | train only | NAS "
+             "| NAS effect (paired ± std) |",
+             "|---|---:|---:|---|---|---|---:|---:|---:|"]
+    settings = list(dict.fromkeys(tuple(r[k] for k in keys) for r in records))
+    strategies = list(dict.fromkeys(st[0] for st in settings))
+    settings.sort(key=lambda st: strategies.index(st[0]))  # stable: one block per strategy
+    for setting in settings:
+        for flt in (filter_label, "Ideal"):
+            a, b = acc[setting + (f"{flt}, train only",)], acc[setting + (f"{flt}, NAS",)]
+            seeds = sorted(a)
+            ma = np.array([np.mean(a[s]) for s in seeds])
+            mb = np.array([np.mean(b[s]) for s in seeds])
+            d = 100 * (mb - ma)
+            cells = " | ".join(str(v) for v in setting)
+            lines.append(f"| {cells} | {flt} | {100 * ma.mean():.1f} | {100 * mb.mean():.1f} "
+                         f"| {d.mean():+.1f} ± {d.std():.1f} |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

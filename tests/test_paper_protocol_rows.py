@@ -61,3 +61,22 @@ def test_selection_experiment_pool_is_unit_normalised_with_every_class():
     assert X.shape == (400, 8) and X_test.shape == (1000, 8)
     np.testing.assert_allclose(np.linalg.norm(X, axis=1), 1.0, atol=1e-12)
     assert set(np.unique(y)) == {0, 1, 2, 3} and set(np.unique(y_test)) <= {0, 1, 2, 3}
+
+
+def test_selection_effect_table_pairs_seeds_by_hand():
+    effect = pytest.importorskip("nas_selection_effect")
+    records = []
+    # seed 0: train only 0.5 / 0.7 over two rounds, NAS 0.6 / 0.8 -> +10 points;
+    # seed 1: train only 0.4 / 0.4, NAS 0.5 / 0.7 -> +20 points. Mean +15, std 5.
+    acc = {("Centroid, train only", 0): (0.5, 0.7), ("Centroid, NAS", 0): (0.6, 0.8),
+           ("Centroid, train only", 1): (0.4, 0.4), ("Centroid, NAS", 1): (0.5, 0.7),
+           ("Ideal, train only", 0): (0.9, 0.9), ("Ideal, NAS", 0): (0.9, 0.9),
+           ("Ideal, train only", 1): (0.8, 0.8), ("Ideal, NAS", 1): (0.9, 0.9)}
+    for (row, seed), values in acc.items():
+        for rnd, a in enumerate(values, 1):
+            records.append({"strategy": "MaxHerding", "pool": 100, "modes": 2,
+                            "samples_per_class": "1-5", "noise": "symm 50%", "row": row,
+                            "seed": seed, "round": rnd, "accuracy": a})
+    lines = effect.effect_table(records, "Centroid").splitlines()
+    assert lines[2] == "| MaxHerding | 100 | 2 | 1-5 | symm 50% | Centroid | 50.0 | 65.0 | +15.0 ± 5.0 |"
+    assert lines[3] == "| MaxHerding | 100 | 2 | 1-5 | symm 50% | Ideal | 85.0 | 90.0 | +5.0 ± 5.0 |"
