@@ -176,6 +176,9 @@ def main(argv=None) -> int:
     p.add_argument("--delta-schedule", default="default", metavar="POLICY",
                    help="ProbCover's δ policy for a variant's run: a DeltaSchedule policy, or "
                         "'none' for a constant δ (default: the recommended one)")
+    p.add_argument("--budget-scale", type=int, default=1, metavar="K",
+                   help="rounds of K, 2K, ..., 5K samples per class for a variant's run "
+                        "(default 1: the paper's budgets)")
     p.add_argument("--n-jobs", type=int, default=2)
     p.add_argument("--out", required=True, help="CSV of every (row, noise, seed, round)")
     args = p.parse_args(argv)
@@ -188,6 +191,8 @@ def main(argv=None) -> int:
             filter_params[key.strip()] = json.loads(value)
         except json.JSONDecodeError:
             filter_params[key.strip()] = value
+    if args.budget_scale < 1:
+        p.error(f"--budget-scale must be a positive integer, got {args.budget_scale}")
     if args.embeddings and not args.labels:
         p.error("--embeddings needs --labels")
     name = os.path.basename(args.embeddings) if args.embeddings else args.dataset
@@ -202,8 +207,9 @@ def main(argv=None) -> int:
           f"settings x {len(seeds)} seeds on {args.n_jobs} workers; "
           f"{platform.node()} load {os.getloadavg()[0]:.1f}", file=sys.stderr, flush=True)
     t0 = time.perf_counter()
-    records = run_grid(rows, X, y, X_test, y_test, noises, seeds, n_jobs=args.n_jobs,
-                       log=sys.stderr)
+    spc = tuple(args.budget_scale * k for k in (1, 2, 3, 4, 5))
+    records = run_grid(rows, X, y, X_test, y_test, noises, seeds, samples_per_class=spc,
+                       n_jobs=args.n_jobs, log=sys.stderr)
     wall = time.perf_counter() - t0
     os.makedirs(os.path.dirname(os.path.abspath(args.out)) or ".", exist_ok=True)
     with open(args.out, "w", newline="") as fh:
@@ -213,6 +219,7 @@ def main(argv=None) -> int:
                  + (f" filter_params={json.dumps(filter_params)}" if filter_params else "")
                  + (f" delta_schedule={args.delta_schedule}"
                     if args.delta_schedule != "default" else "")
+                 + (f" budget_scale={args.budget_scale}" if args.budget_scale != 1 else "")
                  + "\n")
         w = csv.DictWriter(fh, fieldnames=["dataset", *records[0]])
         w.writeheader()
