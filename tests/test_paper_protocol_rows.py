@@ -80,3 +80,24 @@ def test_selection_effect_table_pairs_seeds_by_hand():
     lines = effect.effect_table(records, "Centroid").splitlines()
     assert lines[2] == "| MaxHerding | 100 | 2 | 1-5 | symm 50% | Centroid | 50.0 | 65.0 | +15.0 ± 5.0 |"
     assert lines[3] == "| MaxHerding | 100 | 2 | 1-5 | symm 50% | Ideal | 85.0 | 90.0 | +5.0 ± 5.0 |"
+
+
+def test_budget_scale_multiplies_the_samples_per_class(tmp_path):
+    import csv
+
+    out = tmp_path / "rows.csv"
+    paper_protocol.main(["--dataset", "digits", "--strategies", "MaxHerding", "--rows",
+                         "defaults", "--noise", "0.5", "--asym", "--seeds", "1", "--n-jobs",
+                         "1", "--budget-scale", "2", "--out", str(out)])
+    with open(out) as fh:
+        header = fh.readline()
+        rows = list(csv.DictReader(fh))
+    assert "budget_scale=2" in header
+    plain = [int(r["n_labeled"]) for r in rows if r["row"] == "plain"]
+    # ceil(spc * C / (1 - r)) with spc = 2, 4, ..., 10, C = 10, r = 0.5
+    assert plain == [40, 80, 120, 160, 200]
+
+
+def test_budget_scale_must_be_positive(tmp_path):
+    with pytest.raises(SystemExit):
+        paper_protocol.main(["--budget-scale", "0", "--out", str(tmp_path / "x.csv")])
