@@ -9,7 +9,9 @@ while varying one knob of the pool at a time:
 
 - ``modes``: sub-clusters per class (1 = one blob per class; more = a class
   spread over several separate regions, so a wrong label hides a whole mode);
-- ``pool``: pool size (the same structure, more points per region).
+- ``pool``: pool size (the same structure, more points per region);
+- ``budget-scale``: rounds of k, 2k, ..., 5k samples per class (k = 1: the
+  paper's budgets).
 
 Each pool: ``C = 10`` classes, 32-d, unit-normalised Gaussian blobs, a clean
 test set of 1,000 points from the same mixture. Rows per strategy: the
@@ -18,10 +20,11 @@ recommended default (``paper_protocol.RECOMMENDED``: CentroidFilter,
 IdealFilter, each train-only and with NAS; the same seeds and annotator per
 seed for every row. ``--delta-schedule none`` runs ProbCover with a constant δ.
 
-    python benchmarks/nas_selection_effect.py --modes 1 2 4 8 --seeds 10 \
-        --strategies ProbCover MaxHerding --out benchmarks/results/nas_selection_effect_modes.csv
-    python benchmarks/nas_selection_effect.py --pool 500 8000 --modes 4 --seeds 10 \
-        --strategies ProbCover MaxHerding --out benchmarks/results/nas_selection_effect_pool.csv
+    python benchmarks/nas_selection_effect.py --out benchmarks/results/nas_selection_effect_modes.csv
+    python benchmarks/nas_selection_effect.py --pool 500 8000 --modes 4 \\
+        --out benchmarks/results/nas_selection_effect_pool.csv
+    python benchmarks/nas_selection_effect.py --modes 1 2 4 --budget-scale 1 2 4 \\
+        --out benchmarks/results/nas_selection_effect_budget.csv
 """
 
 from __future__ import annotations
@@ -92,17 +95,18 @@ def rows(strategy: str = "ProbCover", delta_schedule: str | None = "default",
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--modes", type=int, nargs="+", default=[1, 4])
+    p.add_argument("--modes", type=int, nargs="+", default=[1, 2, 4, 8])
     p.add_argument("--pool", type=int, nargs="+", default=[2000])
     p.add_argument("--noise", type=float, nargs="+", default=[0.5, 0.3])
     p.add_argument("--budget-scale", type=int, nargs="+", default=[1],
                    help="k: rounds of k, 2k, ..., 5k samples per class (1: the paper's budgets)")
-    p.add_argument("--strategies", nargs="+", choices=sorted(STRATEGIES), default=["ProbCover"])
+    p.add_argument("--strategies", nargs="+", choices=sorted(STRATEGIES),
+                   default=["ProbCover", "MaxHerding"])
     p.add_argument("--delta-schedule", default="default",
                    help="ProbCover's δ policy: 'default' (the recommended one) or 'none'")
     p.add_argument("--filter", choices=sorted(FILTERS), default="centroid",
                    help="the filter of the non-ideal rows (the default's: centroid)")
-    p.add_argument("--seeds", type=int, default=5)
+    p.add_argument("--seeds", type=int, default=10)
     p.add_argument("--n-jobs", type=int, default=2)
     p.add_argument("--out", default="benchmarks/results/nas_selection_effect.csv")
     args = p.parse_args(argv)
