@@ -418,8 +418,12 @@ def test_label_command_serves_until_ctrl_c(digits_session):
     import subprocess
     import sys
 
-    # `skal label` as skal's main will run it: parse, then args.run(args).
-    code = ("import argparse, sys; from skal.labeling_page import add_label_parser; "
+    # `skal label` as skal's main will run it: parse, then args.run(args). Ctrl-C as in a
+    # terminal: a background job of a non-interactive shell (`pytest ... &`) starts with
+    # SIGINT ignored, and a child would inherit that and never see the signal.
+    code = ("import argparse, signal, sys; "
+            "signal.signal(signal.SIGINT, signal.default_int_handler); "
+            "from skal.labeling_page import add_label_parser; "
             "p = argparse.ArgumentParser(prog='skal'); "
             "add_label_parser(p.add_subparsers(dest='command')); "
             "a = p.parse_args(sys.argv[1:]); sys.exit(a.run(a))")
