@@ -44,7 +44,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from paper_protocol import RECOMMENDED, STRATEGIES, schedule_of  # noqa: E402
+from paper_protocol import RECOMMENDED, STRATEGIES, policy_of, schedule_of  # noqa: E402
 from protocol_grid import Noise, Row, accuracy_by_seed, ideal_filter, run_grid, write_records  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 
@@ -113,18 +113,14 @@ def rows(strategy: str, y_pool: np.ndarray) -> list[Row]:
     """The rows for one strategy; ``y_pool`` holds the pool's true labels."""
     rec = RECOMMENDED[strategy]
     strat = STRATEGIES[strategy]
-    policy = rec.get("delta_schedule")
-
-    def schedule():
-        # The default's δ schedule (ProbCover's), in every row as in the protocol.
-        return schedule_of(policy)
+    policy = policy_of(strategy)  # the default's δ schedule, in every row as in the protocol
 
     def default(truth_for):
         def make(seed, is_noisy):
             _install_truth_hooks()
             est = NoiseAwareActiveLearner(strat(), rec["filter"](), train_on=rec["train_on"],
                                           noise_dropout=rec["noise_dropout"], random_state=seed,
-                                          delta_schedule=schedule())
+                                          delta_schedule=schedule_of(policy))
             if truth_for is not None:
                 est._truth_for = truth_for
                 est._true_noisy = np.asarray(is_noisy, dtype=bool)
@@ -135,7 +131,7 @@ def rows(strategy: str, y_pool: np.ndarray) -> list[Row]:
     def ideal(nas):
         return lambda seed, n: NoiseAwareActiveLearner(strat(), ideal_filter(n), noise_aware=nas,
                                                        random_state=seed,
-                                                       delta_schedule=schedule())
+                                                       delta_schedule=schedule_of(policy))
     return [Row("default", strategy, "nas", default(None), train_on=rec["train_on"]),
             Row("default, selection told the truth", strategy, "nas", default("selection"),
                 train_on=rec["train_on"]),

@@ -38,7 +38,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from paper_protocol import RECOMMENDED, STRATEGIES, schedule_of  # noqa: E402
+from paper_protocol import RECOMMENDED, STRATEGIES, policy_of, schedule_of  # noqa: E402
 from protocol_grid import Noise, Row, accuracy_by_seed, ideal_filter, run_grid, write_records  # noqa: E402
 
 from skal import NoiseAwareActiveLearner  # noqa: E402
@@ -72,9 +72,7 @@ def rows(strategy: str = "ProbCover", delta_schedule: str | None = "default",
     rec = RECOMMENDED[strategy]
     strat = STRATEGIES[strategy]
     label, make_filter = FILTERS[filter_name]
-    policy = rec["delta_schedule"] if delta_schedule == "default" else delta_schedule
-    if strategy != "ProbCover":
-        policy = None
+    policy = policy_of(strategy, delta_schedule)
 
     def real(nas):
         return lambda s, n: NoiseAwareActiveLearner(

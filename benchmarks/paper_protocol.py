@@ -79,6 +79,15 @@ def schedule_of(policy: str | None) -> DeltaSchedule | None:
     return None if policy is None else DeltaSchedule(policy=policy)
 
 
+def policy_of(strategy: str, delta_schedule: str | None = "default") -> str | None:
+    """The δ policy a pipeline row of ``strategy`` runs: ``"default"`` the recommended one,
+    else ``delta_schedule`` itself (``None``: a constant δ); always ``None`` for a strategy
+    without δ (the schedule is ProbCover's)."""
+    if strategy != "ProbCover":
+        return None
+    return RECOMMENDED[strategy]["delta_schedule"] if delta_schedule == "default" else delta_schedule
+
+
 def protocol_rows(strategy: str, row_set: str = "full",
                   filter_params: dict | None = None, delta_schedule: str | None = "default",
                   ) -> list[Row]:
@@ -96,9 +105,7 @@ def protocol_rows(strategy: str, row_set: str = "full",
     def flt():
         return base(**params)
     fname = rec["filter_name"]
-    policy = rec.get("delta_schedule") if delta_schedule == "default" else delta_schedule
-    if strategy != "ProbCover":
-        policy = None               # the δ schedule is ProbCover's
+    policy = policy_of(strategy, delta_schedule)
 
     def schedule():
         # ProbCover's δ from round to round (the NAS reference's DeltaScheduler

@@ -34,6 +34,11 @@ DEMO_FILTERS = {"centroid": CentroidFilter, "graph": GraphFilter, "clustervote":
 RECOMMENDED_DELTA_POLICY = "max_support_size_take_min"
 
 
+def _recommended_schedule() -> DeltaSchedule:
+    # A fresh schedule per learner, so that set_params on one never changes another.
+    return DeltaSchedule(policy=RECOMMENDED_DELTA_POLICY)
+
+
 def recommended_learner(noise_filter=None, *, random_state=None, **params) -> NoiseAwareActiveLearner:
     """The recommended default: ProbCover + NAS with a centroid filter and a δ schedule.
 
@@ -53,7 +58,7 @@ def recommended_learner(noise_filter=None, *, random_state=None, **params) -> No
     the most points; the default search preferred this to a constant δ.
     ``delta_schedule=None`` gives the constant δ of the previous default.
     """
-    params.setdefault("delta_schedule", DeltaSchedule(policy=RECOMMENDED_DELTA_POLICY))
+    params.setdefault("delta_schedule", _recommended_schedule())
     return NoiseAwareActiveLearner(
         ProbCover(delta="auto"), CentroidFilter() if noise_filter is None else noise_filter,
         train_on="relabel", random_state=random_state, **params)
@@ -69,7 +74,7 @@ def _methods(filter_name: str) -> dict[str, Callable[[int], NoiseAwareActiveLear
         # the difference to the next column.
         f"ProbCover+{tag}": lambda seed: NoiseAwareActiveLearner(
             ProbCover(), make_filter(), noise_aware=False, train_on="relabel",
-            random_state=seed, delta_schedule=DeltaSchedule(policy=RECOMMENDED_DELTA_POLICY)),
+            random_state=seed, delta_schedule=_recommended_schedule()),
         f"NAS({tag})": lambda seed: recommended_learner(make_filter(), random_state=seed),
     }
 
