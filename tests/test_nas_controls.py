@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from skal import DeltaSchedule, NoiseAwareActiveLearner, NoisyOracle, ProbCover, RandomSampling
@@ -132,6 +134,36 @@ def test_max_support_size_on_a_hand_made_pool():
     take_max = DeltaSchedule("max_support_size_take_max", **grid_kw).next_delta(
         X, labeled, initial=0.3, current=0.3)
     assert take_min == pytest.approx(0.2) and take_max == pytest.approx(0.3)
+
+
+def _max_degrees_one_delta_at_a_time(d2, is_labeled, grid):
+    """The definition, one δ at a time: the naive reference for the one-pass count."""
+    out = np.empty(grid.size)
+    for i, delta in enumerate(grid):
+        within = d2 < delta * delta
+        covered = within[is_labeled].any(axis=0) | is_labeled
+        degrees = within[:, ~covered].sum(axis=1)
+        degrees[is_labeled] = 0
+        out[i] = degrees.max()
+    return out
+
+
+@settings(max_examples=150, deadline=None)
+@given(n=st.integers(1, 40), seed=st.integers(0, 2**31 - 1), share=st.floats(0, 1),
+       coarse=st.booleans())
+def test_max_support_size_degrees_match_the_definition(n, seed, share, coarse):
+    from skal._nas._delta import _max_uncovered_degrees
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 3))
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    d2 = ((X[:, None] - X[None]) ** 2).sum(-1)
+    if coarse:                          # many distances exactly on a grid value's square
+        d2 = np.round(d2 * 4) / 4
+    np.fill_diagonal(d2, np.inf)
+    is_labeled = rng.random(n) < share
+    grid = np.unique(np.r_[np.arange(0.05, 1.125, 0.05), 0.5, rng.uniform(0.05, 2)])[::-1]
+    np.testing.assert_array_equal(_max_uncovered_degrees(d2, is_labeled, grid),
+                                  _max_degrees_one_delta_at_a_time(d2, is_labeled, grid))
 
 
 def test_delta_schedule_moves_probcover_delta_between_rounds(blobs):

@@ -115,12 +115,47 @@ class DeltaSchedule(BaseEstimator):
         Xs = unit_normalize(np.asarray(X[rows], dtype=np.float64), dtype=np.float64)
         d2 = np.maximum(sq_dists_block(Xs, Xs), 0.0)
         np.fill_diagonal(d2, np.inf)
-        is_labeled = np.isin(rows, labeled)
-        out = np.empty(grid.size)
-        for i, delta in enumerate(grid):
-            within = d2 < delta * delta
-            covered = within[is_labeled].any(axis=0) | is_labeled
-            degrees = within[:, ~covered].sum(axis=1)
-            degrees[is_labeled] = 0
-            out[i] = degrees.max() if degrees.size else 0
-        return out
+        return _max_uncovered_degrees(d2, np.isin(rows, labeled), grid)
+
+
+def _max_uncovered_degrees(d2: np.ndarray, is_labeled: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """For every δ in ``grid``: the largest number of uncovered points within δ of one point.
+
+    A point ``j`` is covered at δ when it is labeled or a labeled point lies
+    strictly within δ of it; an unlabeled point ``i`` counts ``j`` when
+    ``d2[i, j] < δ²`` and ``j`` is uncovered. Entry ``(i, j)`` therefore counts
+    for exactly the δ with ``d2[i, j] < δ² <= min_l d2[l, j]``: a contiguous
+    run of the sorted grid. One pass marks each run's ends and a cumulative
+    sum gives every δ's degrees, instead of one pass over the matrix per δ
+    (the same comparisons, so the same integers).
+    """
+    order = np.argsort(grid)
+    sq = grid[order] * grid[order]                              # ascending δ²
+    n, g = d2.shape[0], sq.size
+    if is_labeled.any():
+        to_labeled = d2[is_labeled].min(axis=0)
+        to_labeled[is_labeled] = -np.inf                        # a labeled point is covered
+    else:
+        to_labeled = np.full(n, np.inf)
+    # j counts while δ² <= to_labeled[j]: grid positions below `stop`.
+    stop = np.searchsorted(sq, to_labeled, side="right")
+    candidates = np.flatnonzero(stop > 0)
+    rows = np.flatnonzero(~is_labeled)
+    counts = np.zeros((rows.size, g + 1), dtype=np.int64)
+    if candidates.size and rows.size:
+        for lo_row in range(0, rows.size, 1024):                 # bounded temporaries
+            block = rows[lo_row:lo_row + 1024]
+            start = np.searchsorted(sq, d2[np.ix_(block, candidates)], side="right")
+            end = np.broadcast_to(stop[candidates], start.shape)
+            live = start < end
+            offset = (np.arange(block.size) * (g + 1))[:, None]
+            flat_start = (start + offset)[live]
+            flat_end = (end + offset)[live]
+            marks = np.bincount(flat_start, minlength=block.size * (g + 1))
+            marks -= np.bincount(flat_end, minlength=block.size * (g + 1))
+            counts[lo_row:lo_row + block.size] = marks.reshape(block.size, g + 1)
+    degrees = np.cumsum(counts[:, :g], axis=1)
+    best = degrees.max(axis=0) if rows.size else np.zeros(g, dtype=np.int64)
+    out = np.empty(g)
+    out[order] = best
+    return out
