@@ -150,9 +150,9 @@ def _max_degrees_one_delta_at_a_time(d2, is_labeled, grid):
 
 @settings(max_examples=150, deadline=None)
 @given(n=st.integers(1, 40), seed=st.integers(0, 2**31 - 1), share=st.floats(0, 1),
-       coarse=st.booleans())
-def test_max_support_size_degrees_match_the_definition(n, seed, share, coarse):
-    from skal._nas._delta import _max_uncovered_degrees
+       coarse=st.booleans(), row_block=st.sampled_from([1, 3, 1024]))
+def test_max_support_size_degrees_match_the_definition(n, seed, share, coarse, row_block):
+    from skal._nas import _delta
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n, 3))
     X /= np.linalg.norm(X, axis=1, keepdims=True)
@@ -162,8 +162,12 @@ def test_max_support_size_degrees_match_the_definition(n, seed, share, coarse):
     np.fill_diagonal(d2, np.inf)
     is_labeled = rng.random(n) < share
     grid = np.unique(np.r_[np.arange(0.05, 1.125, 0.05), 0.5, rng.uniform(0.05, 2)])[::-1]
-    np.testing.assert_array_equal(_max_uncovered_degrees(d2, is_labeled, grid),
-                                  _max_degrees_one_delta_at_a_time(d2, is_labeled, grid))
+    saved, _delta._ROW_BLOCK = _delta._ROW_BLOCK, row_block    # several blocks on small pools
+    try:
+        got = _delta._max_uncovered_degrees(d2, is_labeled, grid)
+    finally:
+        _delta._ROW_BLOCK = saved
+    np.testing.assert_array_equal(got, _max_degrees_one_delta_at_a_time(d2, is_labeled, grid))
 
 
 def test_delta_schedule_moves_probcover_delta_between_rounds(blobs):

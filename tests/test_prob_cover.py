@@ -114,6 +114,36 @@ def test_graph_is_cached_per_pool(blobs):
     assert s.build_graph(blobs + 1.0) is not g1
 
 
+@pytest.mark.parametrize("metric, deltas", [("euclidean", (0.9, 0.5, 0.7, 0.7)),
+                                            ("cosine", (0.4, 0.12, 0.3, 0.3))])
+def test_a_shrinking_delta_builds_from_the_graph_it_had(blobs, metric, deltas, monkeypatch):
+    import skal.strategies._prob_cover as pc_mod
+
+    seen = []
+
+    def spy(*args, superset=None, **kwargs):
+        seen.append(superset)
+        return delta_ball_graph(*args, superset=superset, **kwargs)
+
+    monkeypatch.setattr(pc_mod, "delta_ball_graph", spy)
+    s = ProbCover(delta=deltas[0], metric=metric)
+    graphs = [s.build_graph(blobs)]
+    for delta in deltas[1:]:
+        s.set_params(delta=delta)
+        graphs.append(s.build_graph(blobs))
+    # first build: nothing to start from; 0.9 -> 0.5 shrinks: the old graph is
+    # the superset; 0.5 -> 0.7 grows: a full build; 0.7 again: the cached graph.
+    assert seen[0] is None and seen[1] is graphs[0] and seen[2] is None and len(seen) == 3
+    assert graphs[3] is graphs[2]
+    for delta, graph in zip(deltas, graphs):
+        fresh = ProbCover(delta=delta, metric=metric).build_graph(blobs)
+        assert (graph != fresh).nnz == 0
+    # Another pool never serves as a superset.
+    s.set_params(delta=deltas[1])
+    s.build_graph(blobs + 1.0)
+    assert seen[-1] is None
+
+
 def brute_purity(Xn, labels, delta):
     D = np.sqrt(((Xn[:, None, :] - Xn[None, :, :]) ** 2).sum(-1))
     inside = D < delta

@@ -196,3 +196,50 @@ def test_inverted_file_graph_probing_every_cell_is_the_exact_graph(kind):
                                  backend="numpy")
         np.testing.assert_array_equal(G.toarray(), A)
         assert G.has_sorted_indices
+
+
+@pytest.mark.parametrize("kind", ["clustered", "duplicates", "zeros", "random"])
+@pytest.mark.parametrize("device", [None, "cpu"])
+def test_build_from_a_superset_graph_is_exact(kind, device, monkeypatch):
+    import skal.neighbors._delta_graph as graph_mod
+    import skal.neighbors._subgraph as subgraph_mod
+
+    # Small tiles so a 400-point pool has many; the plan is used whatever it saves.
+    monkeypatch.setattr(subgraph_mod, "_TILE_ROWS", 40)
+    monkeypatch.setattr(graph_mod, "_SUPERSET_MAX_VISITED", 1.0)
+    Xn = make(kind, 400, 8, seed=5)
+    _, D = dense_reference(Xn, 1.0)
+    rng = np.random.default_rng(4)
+    deltas = deltas_at_pair_distances(D, rng, k=3)
+    big = max(deltas)
+    superset = delta_ball_graph(Xn, big, normalized=True)
+    for delta in [d for d in deltas if d <= big] + [0.05]:
+        check(Xn, delta, superset=superset, device=device, screen="float32")
+
+
+def test_superset_plan_visits_only_the_pairs_of_the_larger_graph():
+    from skal.neighbors._subgraph import SupersetPlan
+
+    Xn = make("clustered", 600, 8, seed=0)        # 4 tight clusters
+    superset = delta_ball_graph(Xn, 0.3, normalized=True)
+    plan = SupersetPlan(superset, tile_rows=50)
+    # Reverse Cuthill-McKee puts each cluster's rows together: a tile reaches
+    # about one cluster, a quarter of the pool.
+    assert plan.visited_fraction(max_tiles=100) < 0.5
+    for t in range(len(plan.tiles)):
+        cols = plan.columns(t)
+        lo, hi = plan.starts[t], plan.starts[t + 1]
+        assert np.all(np.diff(cols) > 0) and cols[0] == lo
+        assert np.isin(np.arange(lo, hi), cols).all()
+    # A complete graph rules nothing out: the build falls back to every pair.
+    complete = delta_ball_graph(Xn, 2.5, normalized=True)
+    assert SupersetPlan(complete, tile_rows=50).visited_fraction(max_tiles=100) == 1.0
+    check(Xn, 0.2, superset=complete)
+
+
+def test_bad_superset():
+    with pytest.raises(ValueError, match="superset"):
+        delta_ball_graph(np.eye(3), 0.5, superset=np.ones((3, 3)))
+    with pytest.raises(ValueError, match="superset"):
+        delta_ball_graph(np.eye(3), 0.5, normalized=True,
+                         superset=delta_ball_graph(np.eye(4), 0.5))

@@ -10,6 +10,9 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 __all__ = ["DeltaSchedule"]
 
+# Rows of the distance matrix scored at a time by the degree count.
+_ROW_BLOCK = 1024
+
 _POLICIES = {"constant", "linear_descent", "exponential_descent",
              "max_support_size_take_max", "max_support_size_take_min"}
 
@@ -137,25 +140,26 @@ def _max_uncovered_degrees(d2: np.ndarray, is_labeled: np.ndarray, grid: np.ndar
         to_labeled[is_labeled] = -np.inf                        # a labeled point is covered
     else:
         to_labeled = np.full(n, np.inf)
-    # j counts while δ² <= to_labeled[j]: grid positions below `stop`.
+    # Column j counts while δ² <= to_labeled[j]: grid positions below stop[j];
+    # an entry can count at all only when d2 < sq[stop[j] - 1], so one cheap
+    # comparison leaves the grid search to the entries that count somewhere.
     stop = np.searchsorted(sq, to_labeled, side="right")
-    candidates = np.flatnonzero(stop > 0)
-    rows = np.flatnonzero(~is_labeled)
-    counts = np.zeros((rows.size, g + 1), dtype=np.int64)
-    if candidates.size and rows.size:
-        for lo_row in range(0, rows.size, 1024):                 # bounded temporaries
-            block = rows[lo_row:lo_row + 1024]
-            start = np.searchsorted(sq, d2[np.ix_(block, candidates)], side="right")
-            end = np.broadcast_to(stop[candidates], start.shape)
-            live = start < end
-            offset = (np.arange(block.size) * (g + 1))[:, None]
-            flat_start = (start + offset)[live]
-            flat_end = (end + offset)[live]
-            marks = np.bincount(flat_start, minlength=block.size * (g + 1))
-            marks -= np.bincount(flat_end, minlength=block.size * (g + 1))
-            counts[lo_row:lo_row + block.size] = marks.reshape(block.size, g + 1)
-    degrees = np.cumsum(counts[:, :g], axis=1)
-    best = degrees.max(axis=0) if rows.size else np.zeros(g, dtype=np.int64)
+    last_sq = np.where(stop > 0, sq[np.maximum(stop - 1, 0)], -np.inf)
+    best = np.zeros(g, dtype=np.int64)
+    for lo in range(0, n, _ROW_BLOCK):                          # bounded temporaries
+        block = d2[lo:lo + _ROW_BLOCK]
+        row, col = np.nonzero(block < last_sq)
+        row_labeled = is_labeled[lo + row]
+        row, col = row[~row_labeled], col[~row_labeled]          # labeled rows score 0
+        if row.size == 0:
+            continue
+        start = np.searchsorted(sq, block[row, col], side="right")
+        offset = row * (g + 1)
+        size = block.shape[0] * (g + 1)
+        marks = np.bincount(offset + start, minlength=size)
+        marks -= np.bincount(offset + stop[col], minlength=size)
+        degrees = np.cumsum(marks.reshape(block.shape[0], g + 1)[:, :g], axis=1)
+        np.maximum(best, degrees.max(axis=0), out=best)
     out = np.empty(g)
     out[order] = best
     return out

@@ -16,6 +16,7 @@ def delta_ball_graph(X: np.ndarray, delta: float, *, normalized: bool = False,
                      block_rows: int | None = None, device: str | None = None,
                      half: bool | str = "auto", expected_edges: float | None = None,
                      screen: str = "auto", prune: bool | str = False,
+                     superset: sp.csr_matrix | None = None,
                      progress: bool = False) -> sp.csr_matrix:
     """Sparse δ-ball graph: edge ``i -> j`` iff ``||x_i - x_j|| < delta``.
 
@@ -61,6 +62,13 @@ def delta_ball_graph(X: np.ndarray, delta: float, *, normalized: bool = False,
         the plan (a small k-means) is wasted. ``"auto"`` makes the plan on
         pools above 4,096 points and uses it only when it skips at least 30%
         of the products.
+    superset : scipy.sparse.csr_matrix, optional
+        A graph of the same pool known to hold every edge of this one,
+        typically its δ-ball graph at a radius at least ``delta`` (the graph a
+        strategy had before its δ shrank). Only the pairs it holds are
+        compared (:class:`~skal.neighbors._subgraph.SupersetPlan`), in place of
+        ``prune``; the result is exact when the superset really holds every
+        edge. It is used when it saves at least 30 % of the products.
     progress : bool, default=False
         Show a tqdm bar over tiles.
 
@@ -102,6 +110,17 @@ def delta_ball_graph(X: np.ndarray, delta: float, *, normalized: bool = False,
     if prune not in (True, False, "auto"):
         raise ValueError(f"prune must be True, False or 'auto', got {prune!r}")
     plan = None
+    if superset is not None:
+        if not sp.issparse(superset) or superset.shape != (n, n):
+            raise ValueError(f"superset must be a sparse ({n}, {n}) graph of the same pool, "
+                             f"got {type(superset).__name__} of shape "
+                             f"{getattr(superset, 'shape', None)}")
+        from ._subgraph import SupersetPlan
+
+        plan = SupersetPlan(superset)
+        if plan.visited_fraction() > _SUPERSET_MAX_VISITED:
+            plan = None
+        prune = False
     if prune is True or (prune == "auto" and half and n > _PRUNE_MIN):
         from ..strategies._prune import PrunePlan
 
@@ -133,6 +152,9 @@ def delta_ball_graph(X: np.ndarray, delta: float, *, normalized: bool = False,
 
 # Pools above this size get block pruning in delta_ball_graph(prune="auto").
 _PRUNE_MIN = 4_096
+# A superset plan that still computes more than this share of the half
+# build's products is dropped: reordering and mapping back would cost more.
+_SUPERSET_MAX_VISITED = 0.7
 
 
 def _tiled_graph_csr(tiles, blocks, n: int, est_edges: float, *, half: bool,

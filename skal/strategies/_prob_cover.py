@@ -288,10 +288,19 @@ class ProbCover(CoverageStrategyMixin, QueryStrategy):
         """Build (or reuse) the δ-ball graph of pool ``X``; sets ``graph_`` and ``delta_``."""
         self._validate_params()
         key = (self._pool_key(X),) + self._graph_params()
-        if getattr(self, "_graph_key", None) == key:
+        old_key = getattr(self, "_graph_key", None)
+        if old_key == key:
             return self.graph_
+        # The graph of the same pool at a larger δ (a δ schedule shrinking it)
+        # holds every edge of the new one: only its pairs need comparing.
+        superset, old_radius = None, None
+        if old_key is not None and old_key[0] == key[0] and old_key[2:] == key[2:] \
+                and not self.approximate and getattr(self, "graph_", None) is not None:
+            superset, old_radius = self.graph_, float(self.delta_)
         Xn = unit_normalize(X)
         self.delta_ = self.resolve_delta(X, Xn)
+        if superset is not None and self.delta_ > old_radius:
+            superset = None
         self.graph_bytes_estimate_ = None
         n_edges = None
         limit = resolve_memory_limit(self.max_memory)
@@ -333,7 +342,7 @@ class ProbCover(CoverageStrategyMixin, QueryStrategy):
             self.graph_ = delta_ball_graph(Xn, self.delta_, normalized=True,
                                            block_rows=self.block_rows, device=self.device,
                                            expected_edges=n_edges, screen=self.screen,
-                                           progress=self.progress)
+                                           superset=superset, progress=self.progress)
         self._graph_key = key
         return self.graph_
 
