@@ -6,6 +6,7 @@ from torch on the device the user picked. One module per job:
 
 - ``_tiles``: unit rows and the row tiles every blocked computation walks;
 - ``_delta_graph``: the exact δ-ball graph;
+- ``_subgraph``: the plan that builds a smaller δ's graph from a larger one's;
 - ``_sparse``: CSR helpers (chunked sums and gathers, assembly of a graph
   from its upper triangle);
 - ``_clusters``: k-means helpers and the purity δ;
