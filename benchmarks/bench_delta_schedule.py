@@ -11,9 +11,11 @@ one, and ProbCover rebuilds its δ-ball graph when δ moves. Two measurements:
    implementation before it), in the same process, on the same inputs; the
    two must return the same δ.
 2. ``--learner N D``: the recommended learner on a synthetic N x D pool (100
-   Gaussian clusters), ``--rounds`` rounds of 100 labels in shares of 10, with
-   and without the schedule; the time of each round's first ``query`` (where
-   the schedule and any graph rebuild are paid) and the peak memory.
+   Gaussian clusters), ``--rounds`` rounds of 100 labels in shares of 10:
+   with the schedule, with the schedule but every graph built in full (the
+   build before a shrinking δ reused the old graph), and with a constant δ;
+   the time of each round's first ``query`` (where the schedule and any graph
+   rebuild are paid) and the peak memory.
 
     python benchmarks/bench_delta_schedule.py                        # 1. on MNIST-5k
     python benchmarks/bench_delta_schedule.py --learner 50000 512    # 2. adds a 50k x 512 pool
@@ -136,14 +138,24 @@ def main(argv=None) -> int:
         n, d = args.learner
         print(f"2. recommended learner, {n} x {d} pool, rounds of 100 labels (shares of 10): "
               "each round's first query (s)")
-        for schedule in (True, False):
-            t0 = time.perf_counter()
-            row = time_learner_rounds(n, d, args.rounds, schedule)
-            total = time.perf_counter() - t0
+        from skal.neighbors import _delta_graph
+
+        runs = (("schedule on", True, True),
+                ("schedule on, every graph built in full", True, False),
+                ("schedule off (constant δ)", False, True))
+        for name, schedule, reuse in runs:
+            saved = _delta_graph._SUPERSET_MAX_VISITED
+            if not reuse:                   # the build before the superset plan existed
+                _delta_graph._SUPERSET_MAX_VISITED = -1.0
+            try:
+                t0 = time.perf_counter()
+                row = time_learner_rounds(n, d, args.rounds, schedule)
+                total = time.perf_counter() - t0
+            finally:
+                _delta_graph._SUPERSET_MAX_VISITED = saved
             times = " / ".join(f"{t:.1f}" for t in row["first_query_s"])
             deltas = " / ".join(f"{v:.2f}" for v in row["delta"])
-            print(f"   schedule={'on ' if schedule else 'off'}: {times}  (δ {deltas}; "
-                  f"{total:.1f} s for {args.rounds} rounds)")
+            print(f"   {name}: {times}  (δ {deltas}; {total:.1f} s for {args.rounds} rounds)")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     print(f"peak RSS {peak:.2f} GiB")
     return 0
