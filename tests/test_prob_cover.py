@@ -114,9 +114,7 @@ def test_graph_is_cached_per_pool(blobs):
     assert s.build_graph(blobs + 1.0) is not g1
 
 
-@pytest.mark.parametrize("metric, deltas", [("euclidean", (0.9, 0.5, 0.7, 0.7)),
-                                            ("cosine", (0.4, 0.12, 0.3, 0.3))])
-def test_a_shrinking_delta_builds_from_the_graph_it_had(blobs, metric, deltas, monkeypatch):
+def spy_on_supersets(monkeypatch):
     import skal.strategies._prob_cover as pc_mod
 
     seen = []
@@ -126,22 +124,42 @@ def test_a_shrinking_delta_builds_from_the_graph_it_had(blobs, metric, deltas, m
         return delta_ball_graph(*args, superset=superset, **kwargs)
 
     monkeypatch.setattr(pc_mod, "delta_ball_graph", spy)
+    return seen
+
+
+@pytest.mark.parametrize("metric, deltas", [("euclidean", (0.9, 0.5, 0.7, 0.7, 0.6)),
+                                            ("cosine", (0.4, 0.12, 0.3, 0.3, 0.2))])
+def test_a_moving_delta_builds_from_a_larger_graph_of_the_pool(blobs, metric, deltas,
+                                                               monkeypatch):
+    seen = spy_on_supersets(monkeypatch)
     s = ProbCover(delta=deltas[0], metric=metric)
     graphs = [s.build_graph(blobs)]
     for delta in deltas[1:]:
         s.set_params(delta=delta)
         graphs.append(s.build_graph(blobs))
-    # first build: nothing to start from; 0.9 -> 0.5 shrinks: the old graph is
-    # the superset; 0.5 -> 0.7 grows: a full build; 0.7 again: the cached graph.
-    assert seen[0] is None and seen[1] is graphs[0] and seen[2] is None and len(seen) == 3
-    assert graphs[3] is graphs[2]
+    # first build: nothing to start from; then the first (largest) graph serves
+    # the shrink and the growth back; the same δ again is the cached graph; a
+    # last shrink starts from the smallest graph that holds it, the current one.
+    assert seen[0] is None and seen[1] is graphs[0] and seen[2] is graphs[0]
+    assert graphs[3] is graphs[2] and seen[3] is graphs[2] and len(seen) == 4
     for delta, graph in zip(deltas, graphs):
         fresh = ProbCover(delta=delta, metric=metric).build_graph(blobs)
         assert (graph != fresh).nnz == 0
-    # Another pool never serves as a superset.
+    # Another pool never serves as a superset, nor does a clone or a pickle keep one.
     s.set_params(delta=deltas[1])
     s.build_graph(blobs + 1.0)
     assert seen[-1] is None
+    assert "_largest_graph" not in s.__getstate__()
+
+
+def test_the_largest_graph_is_kept_only_within_a_quarter_of_the_memory_limit(blobs,
+                                                                            monkeypatch):
+    seen = spy_on_supersets(monkeypatch)
+    s = ProbCover(delta=0.9, max_memory=1_000)      # bytes: the 0.9 graph is larger
+    for delta in (0.9, 0.5, 0.7):
+        s.set_params(delta=delta)
+        s.build_graph(blobs)
+    assert seen[1] is not None and seen[2] is None   # the shrink reused it; then dropped
 
 
 def brute_purity(Xn, labels, delta):

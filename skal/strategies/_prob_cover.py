@@ -291,16 +291,13 @@ class ProbCover(CoverageStrategyMixin, QueryStrategy):
         old_key = getattr(self, "_graph_key", None)
         if old_key == key:
             return self.graph_
-        # The graph of the same pool at a larger δ (a δ schedule shrinking it)
-        # holds every edge of the new one: only its pairs need comparing.
-        superset, old_radius = None, None
-        if old_key is not None and old_key[0] == key[0] and old_key[2:] == key[2:] \
-                and not self.approximate and getattr(self, "graph_", None) is not None:
-            superset, old_radius = self.graph_, float(self.delta_)
+        # A graph of the same pool at a larger δ (a δ schedule moving it) holds
+        # every edge of the new one: only its pairs need comparing.
+        known = self._known_graphs(key)
         Xn = unit_normalize(X)
         self.delta_ = self.resolve_delta(X, Xn)
-        if superset is not None and self.delta_ > old_radius:
-            superset = None
+        fits = [(radius, graph) for radius, graph in known if radius >= self.delta_]
+        superset = min(fits, key=lambda rg: rg[0])[1] if fits else None
         self.graph_bytes_estimate_ = None
         n_edges = None
         limit = resolve_memory_limit(self.max_memory)
@@ -344,7 +341,38 @@ class ProbCover(CoverageStrategyMixin, QueryStrategy):
                                            expected_edges=n_edges, screen=self.screen,
                                            superset=superset, progress=self.progress)
         self._graph_key = key
+        self._keep_largest(key, known)
         return self.graph_
+
+    def _known_graphs(self, key: tuple) -> list[tuple[float, object]]:
+        """``(radius, graph)`` of the exact graphs held for this pool and these parameters but δ."""
+        if self.approximate:
+            return []
+        known = []
+        old_key = getattr(self, "_graph_key", None)
+        if old_key is not None and old_key[0] == key[0] and old_key[2:] == key[2:] \
+                and getattr(self, "graph_", None) is not None:
+            known.append((float(self.delta_), self.graph_))
+        largest = getattr(self, "_largest_graph", None)
+        if largest is not None and largest[0] == (key[0],) + key[2:]:
+            known.append(largest[1:])
+        return known
+
+    def _keep_largest(self, key: tuple, known: list) -> None:
+        # A δ that grows again (a schedule's δ can go down and up) would need a
+        # full build; the largest graph of the pool is kept to serve it when it
+        # takes at most a quarter of the memory limit. Never more than it plus
+        # the current graph are held.
+        self._largest_graph = None
+        if self.approximate or not known:
+            return
+        radius, graph = max(known, key=lambda rg: rg[0])
+        if radius <= self.delta_:
+            return                                  # the current graph is the largest
+        limit = resolve_memory_limit(self.max_memory)
+        nbytes = graph.indices.nbytes + graph.indptr.nbytes + graph.data.nbytes
+        if limit is None or 4 * nbytes <= limit:
+            self._largest_graph = ((key[0],) + key[2:], radius, graph)
 
     def pool_graph(self, X: np.ndarray):
         """The δ-ball graph of pool ``X`` when it is the one cached, else ``None``."""
@@ -471,7 +499,7 @@ class ProbCover(CoverageStrategyMixin, QueryStrategy):
         # The cached graph can be hundreds of MB and is cheap to rebuild: keep
         # pickles and clones small.
         state = dict(self.__dict__)
-        for key in ("graph_", "_graph_key", "_pool_fp"):
+        for key in ("graph_", "_graph_key", "_pool_fp", "_largest_graph"):
             state.pop(key, None)
         return state
 
