@@ -285,7 +285,13 @@ class ProbCover(CoverageStrategyMixin, QueryStrategy):
                             sample_rows=sample)
 
     def build_graph(self, X: np.ndarray):
-        """Build (or reuse) the δ-ball graph of pool ``X``; sets ``graph_`` and ``delta_``."""
+        """Build (or reuse) the δ-ball graph of pool ``X``; sets ``graph_`` and ``delta_``.
+
+        When δ changed but the pool and the other parameters did not, a graph
+        of the pool at a larger δ (the current one, or the largest built so
+        far) holds every new edge, and only its pairs are compared
+        (``delta_ball_graph(..., superset=...)``); the graph is the same.
+        """
         self._validate_params()
         key = (self._pool_key(X),) + self._graph_params()
         old_key = getattr(self, "_graph_key", None)
