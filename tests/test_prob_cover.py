@@ -152,6 +152,28 @@ def test_a_moving_delta_builds_from_a_larger_graph_of_the_pool(blobs, metric, de
     assert "_largest_graph" not in s.__getstate__()
 
 
+def test_a_failed_build_leaves_the_strategy_as_it_was(blobs, monkeypatch):
+    import skal.strategies._prob_cover as pc_mod
+
+    s = ProbCover(delta=0.9)
+    g09 = s.build_graph(blobs)
+    radius = s.delta_
+
+    def out_of_memory(*args, **kwargs):
+        raise MemoryError("no room")
+
+    monkeypatch.setattr(pc_mod, "delta_ball_graph", out_of_memory)
+    s.set_params(delta=0.5)
+    with pytest.raises(MemoryError):
+        s.build_graph(blobs)
+    assert s.graph_ is g09 and s.delta_ == radius
+    seen = spy_on_supersets(monkeypatch)
+    s.set_params(delta=0.7)
+    g07 = s.build_graph(blobs)
+    assert seen == [g09]              # the 0.9 graph, known as 0.9's, serves 0.7
+    assert (g07 != ProbCover(delta=0.7).build_graph(blobs)).nnz == 0
+
+
 def test_the_largest_graph_is_kept_only_within_a_quarter_of_the_memory_limit(blobs,
                                                                             monkeypatch):
     seen = spy_on_supersets(monkeypatch)

@@ -31,6 +31,11 @@ _DEFAULT_CLUSTERS = 10
 _ESTIMATE_ABOVE = 20_000
 # Below this size the graph is small whatever delta is: skip the estimate.
 _ESTIMATE_MIN = 2_000
+# What a graph build sets; restored when the build fails, so that delta_
+# always describes graph_ (graph_bytes_estimate_ is left to describe the
+# attempt: it says why a refused build was refused).
+_BUILD_STATE = ("graph_", "delta_", "purity_error_", "missed_edges_", "n_probe_",
+                "_graph_key", "_graph_radius", "_largest_graph")
 # Warn when the estimated CSR graph exceeds this many bytes.
 _WARN_GRAPH_BYTES = 4 * 2**30
 # Above this pool size, delta="auto" estimates the purity quantile from a row
@@ -191,7 +196,8 @@ class ProbCover(CoverageStrategyMixin, QueryStrategy):
         Fraction of the pool covered by ``covering`` plus the picks of the last call.
     graph_bytes_estimate_ : int or None
         Sampled estimate of the graph's memory, made before building it on
-        pools larger than 20,000 points (``None`` on smaller pools).
+        pools larger than 20,000 points (``None`` on smaller pools); after a
+        build refused for memory, the estimate that refused it.
     purity_error_ : float or None
         With ``delta="auto"`` on pools above 20,000 points the purity quantile
         is estimated from 4,000 sampled rows: with 95% confidence the fraction
@@ -294,9 +300,19 @@ class ProbCover(CoverageStrategyMixin, QueryStrategy):
         """
         self._validate_params()
         key = (self._pool_key(X),) + self._graph_params()
-        old_key = getattr(self, "_graph_key", None)
-        if old_key == key:
+        if getattr(self, "_graph_key", None) == key:
             return self.graph_
+        # A failed build (memory check, interrupt) leaves the strategy as it was.
+        snapshot = {a: self.__dict__[a] for a in _BUILD_STATE if a in self.__dict__}
+        try:
+            return self._build_graph(X, key)
+        except BaseException:
+            for a in _BUILD_STATE:
+                self.__dict__.pop(a, None)
+            self.__dict__.update(snapshot)
+            raise
+
+    def _build_graph(self, X: np.ndarray, key: tuple):
         # A graph of the same pool at a larger δ (a δ schedule moving it) holds
         # every edge of the new one: only its pairs need comparing.
         known = self._known_graphs(key)
@@ -346,7 +362,7 @@ class ProbCover(CoverageStrategyMixin, QueryStrategy):
                                            block_rows=self.block_rows, device=self.device,
                                            expected_edges=n_edges, screen=self.screen,
                                            superset=superset, progress=self.progress)
-        self._graph_key = key
+        self._graph_key, self._graph_radius = key, float(self.delta_)
         self._keep_largest(key, known)
         return self.graph_
 
@@ -356,9 +372,12 @@ class ProbCover(CoverageStrategyMixin, QueryStrategy):
             return []
         known = []
         old_key = getattr(self, "_graph_key", None)
+        # The radius stored with the graph, not delta_: a build that failed
+        # after resolving a new δ must not pass the old graph off as that δ's.
+        radius = getattr(self, "_graph_radius", None)
         if old_key is not None and old_key[0] == key[0] and old_key[2:] == key[2:] \
-                and getattr(self, "graph_", None) is not None:
-            known.append((float(self.delta_), self.graph_))
+                and radius is not None and getattr(self, "graph_", None) is not None:
+            known.append((radius, self.graph_))
         largest = getattr(self, "_largest_graph", None)
         if largest is not None and largest[0] == (key[0],) + key[2:]:
             known.append(largest[1:])
@@ -499,13 +518,14 @@ class ProbCover(CoverageStrategyMixin, QueryStrategy):
         # The count "auto" chose is not part of the saved graph.
         self.n_probe_ = None if not self.approximate or self.n_probe == "auto" else self.n_probe
         self._graph_key = (self._pool_key(X),) + self._graph_params()
+        self._graph_radius = delta
         return True
 
     def __getstate__(self):
         # The cached graph can be hundreds of MB and is cheap to rebuild: keep
         # pickles and clones small.
         state = dict(self.__dict__)
-        for key in ("graph_", "_graph_key", "_pool_fp", "_largest_graph"):
+        for key in ("graph_", "_graph_key", "_graph_radius", "_pool_fp", "_largest_graph"):
             state.pop(key, None)
         return state
 
