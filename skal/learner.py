@@ -130,8 +130,9 @@ class NoiseAwareActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator
     verbose : bool, default=False
         Print one line per round.
     random_state : int, numpy Generator or None, default=None
-        Seeds the strategy, the filter and the final estimator (when they have
-        no seed of their own), the noise of :meth:`fit`, and ``noise_dropout``.
+        Seeds the strategy, the filter, the final estimator and the δ schedule
+        (when they have no seed of their own), the noise of :meth:`fit`, and
+        ``noise_dropout``.
     delta_schedule : DeltaSchedule or None, default=None
         How a ProbCover-like strategy's δ changes from round to round (the
         reference's policies: constant, linear or exponential descent, the
@@ -465,6 +466,12 @@ class NoiseAwareActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator
             return
         if self._delta_initial is None:
             self._delta_initial = float(resolved)
+        if schedule.random_state is None:
+            # The degree policies score a sample of large pools: seeded from the
+            # learner's seed and the round, so a seed (and a resumed run) gives
+            # the same δ, without a draw that would shift every later seed.
+            seed = np.random.SeedSequence([self._estimator_seed, self.n_rounds_done_])
+            schedule = clone(schedule).set_params(random_state=int(seed.generate_state(1)[0]))
         ledger = self._ledger
         covering = ledger.idx[ledger.clean_mask] if schedule.consider_noise else ledger.idx
         delta = schedule.next_delta(self._pool, covering, initial=self._delta_initial,

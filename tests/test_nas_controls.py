@@ -182,3 +182,24 @@ def test_delta_schedule_moves_probcover_delta_between_rounds(blobs):
     assert deltas[1] == pytest.approx((1 - 9 / 90) * 0.5 + 9 / 90 * 0.05)
     assert deltas[2] == pytest.approx((1 - 18 / 90) * 0.5 + 18 / 90 * 0.05)
 
+
+
+def test_a_sampling_delta_schedule_is_seeded_by_the_learner():
+    # On a pool larger than n_sample the schedule scores a random sample of it:
+    # the learner's seed must fix that sample, as it fixes everything else.
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(400, 6))
+    y = rng.integers(0, 4, 400)
+
+    def deltas(seed):
+        learner = NoiseAwareActiveLearner(
+            ProbCover(delta=0.9), budget=8, random_state=seed,
+            delta_schedule=DeltaSchedule("max_support_size_take_min", n_sample=40,
+                                         resolution=0.01))
+        for _ in range(6):
+            learner.fit_round(X, NoisyOracle(y, noise_rate=0.0))
+        return [r["delta"] for r in learner.history_]
+
+    runs = [deltas(0) for _ in range(4)]
+    assert all(run == runs[0] for run in runs)
+    assert len(set(runs[0][1:])) > 1          # the sample does move δ
