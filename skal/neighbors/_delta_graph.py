@@ -84,6 +84,11 @@ def delta_ball_graph(X: np.ndarray, delta: float, *, normalized: bool = False,
     Xn = X if normalized else unit_normalize(check_embeddings(X))
     Xn = np.ascontiguousarray(Xn, dtype=np.float32)
     n = Xn.shape[0]
+    # Checked before any work (the edge count below samples the pool).
+    if superset is not None and (not sp.issparse(superset) or superset.shape != (n, n)):
+        raise ValueError(f"superset must be a sparse ({n}, {n}) graph of the same pool, "
+                         f"got {type(superset).__name__} of shape "
+                         f"{getattr(superset, 'shape', None)}")
     if block_rows is None:
         # Host tiles of ~32 MiB are reused by the allocator from one tile to
         # the next (larger ones are mapped and unmapped each time: page faults),
@@ -111,10 +116,6 @@ def delta_ball_graph(X: np.ndarray, delta: float, *, normalized: bool = False,
         raise ValueError(f"prune must be True, False or 'auto', got {prune!r}")
     plan = None
     if superset is not None:
-        if not sp.issparse(superset) or superset.shape != (n, n):
-            raise ValueError(f"superset must be a sparse ({n}, {n}) graph of the same pool, "
-                             f"got {type(superset).__name__} of shape "
-                             f"{getattr(superset, 'shape', None)}")
         from ._subgraph import SupersetPlan
 
         plan = SupersetPlan(superset)

@@ -312,11 +312,12 @@ class ProbCover(CoverageStrategyMixin, QueryStrategy):
         # The radius stored with the graph, not delta_: a build that failed
         # after resolving a new δ must not pass the old graph off as that δ's.
         radius = getattr(self, "_graph_radius", None)
-        if old_key is not None and old_key[0] == key[0] and old_key[2:] == key[2:] \
+        same = _without_delta(key)
+        if old_key is not None and _without_delta(old_key) == same \
                 and radius is not None and getattr(self, "graph_", None) is not None:
             known.append((radius, self.graph_))
         largest = getattr(self, "_largest_graph", None)
-        if largest is not None and largest[0] == (key[0],) + key[2:]:
+        if largest is not None and largest[0] == same:
             known.append(largest[1:])
         return known
 
@@ -334,7 +335,7 @@ class ProbCover(CoverageStrategyMixin, QueryStrategy):
         limit = resolve_memory_limit(self.max_memory)
         nbytes = graph.indices.nbytes + graph.indptr.nbytes + graph.data.nbytes
         if limit is None or 4 * nbytes <= limit:
-            self._largest_graph = ((key[0],) + key[2:], radius, graph)
+            self._largest_graph = (_without_delta(key), radius, graph)
 
     def pool_graph(self, X: np.ndarray):
         """The δ-ball graph of pool ``X`` when it is the one cached, else ``None``."""
@@ -465,6 +466,12 @@ class ProbCover(CoverageStrategyMixin, QueryStrategy):
         for key in ("graph_", "_graph_key", "_graph_radius", "_pool_fp", "_largest_graph"):
             state.pop(key, None)
         return state
+
+
+def _without_delta(key: tuple) -> tuple:
+    # A graph key is (pool, delta, the other graph parameters): the pool and
+    # parameters a graph of another δ must share to hold or serve this one.
+    return (key[0],) + key[2:]
 
 
 def _index_scan(indices: np.ndarray, chunk: int = 1 << 22) -> tuple[int, int, int]:
