@@ -25,6 +25,14 @@ with one kind of mistake undone in training (selection untouched):
 - ``training with the right labels the filter dropped`` (put back, under
   their given label; a right label the filter relabelled keeps its label).
 
+And what the filter's own estimate costs: the default's centroid rule told the
+pool's ten true class centres (the geometric median of each class's pool rows,
+unit rows; nothing about which label is wrong), with and without the pool
+clusters' second opinion:
+
+- ``default, told the class centres``;
+- ``default, told the class centres, no pool clusters``.
+
 An analysis tool, not an API: it replaces two steps of the learner's round
 (``skal._nas._steps.selection_covering`` and ``training_positions`` /
 ``training_set``) for the learners it builds, in every worker.
@@ -50,6 +58,30 @@ from sklearn.model_selection import train_test_split  # noqa: E402
 
 from skal import NoiseAwareActiveLearner  # noqa: E402
 from skal.datasets import load_digits_embeddings  # noqa: E402
+from skal.filters import CentroidFilter  # noqa: E402
+from skal.filters._centroid import geometric_median  # noqa: E402
+
+
+class TrueCentresFilter(CentroidFilter):
+    """The default's centroid filter, told the pool's true class centres (analysis only).
+
+    ``centres[k]`` is the centre of class ``k`` (the class's value, as the
+    labels give it) in the filter's unit-row space; every other step of the
+    filter (calibration, the pool clusters' opinion, proposals) is unchanged.
+    """
+
+    def __init__(self, centres=None, *, cluster_agreement=True, random_state=None):
+        super().__init__(cluster_agreement=cluster_agreement, random_state=random_state)
+        self.centres = centres
+
+    def _class_centres(self, Z, y, n_classes):
+        return np.asarray(self.centres, dtype=np.float64)[self.classes_.astype(np.int64)]
+
+
+def true_class_centres(X: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Geometric median of each class's unit rows, row ``k`` for class ``k``."""
+    Z = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
+    return np.stack([geometric_median(Z[y == k]) for k in range(int(y.max()) + 1)])
 
 
 def _install_truth_hooks() -> None:
@@ -109,8 +141,9 @@ def _install_truth_hooks() -> None:
     _steps._truth_hooks = True
 
 
-def rows(strategy: str, y_pool: np.ndarray) -> list[Row]:
-    """The rows for one strategy; ``y_pool`` holds the pool's true labels."""
+def rows(strategy: str, y_pool: np.ndarray, centres: np.ndarray) -> list[Row]:
+    """The rows for one strategy; ``y_pool`` holds the pool's true labels, ``centres``
+    its true class centres (:func:`true_class_centres`)."""
     rec = RECOMMENDED[strategy]
     strat = STRATEGIES[strategy]
     policy = policy_of(strategy)  # the default's δ schedule, in every row as in the protocol
@@ -128,6 +161,12 @@ def rows(strategy: str, y_pool: np.ndarray) -> list[Row]:
             return est
         return make
 
+    def told_centres(cluster_agreement):
+        return lambda seed, n: NoiseAwareActiveLearner(
+            strat(), TrueCentresFilter(centres, cluster_agreement=cluster_agreement),
+            train_on=rec["train_on"], noise_dropout=rec["noise_dropout"], random_state=seed,
+            delta_schedule=schedule_of(policy))
+
     def ideal(nas):
         return lambda seed, n: NoiseAwareActiveLearner(strat(), ideal_filter(n), noise_aware=nas,
                                                        random_state=seed,
@@ -143,7 +182,11 @@ def rows(strategy: str, y_pool: np.ndarray) -> list[Row]:
             Row("training without the wrong relabels", strategy, "nas",
                 default("no wrong relabel"), train_on=rec["train_on"]),
             Row("training with the right labels the filter dropped", strategy, "nas",
-                default("dropped right restored"), train_on=rec["train_on"])]
+                default("dropped right restored"), train_on=rec["train_on"]),
+            Row("default, told the class centres", strategy, "nas", told_centres(True),
+                train_on=rec["train_on"]),
+            Row("default, told the class centres, no pool clusters", strategy, "nas",
+                told_centres(False), train_on=rec["train_on"])]
 
 
 def main(argv=None) -> int:
@@ -156,7 +199,8 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     X, y = load_digits_embeddings(return_X_y=True)
     X, X_test, y, y_test = train_test_split(X, y, test_size=0.3, stratify=y, random_state=0)
-    grid = [r for s in args.strategies.split(",") for r in rows(s.strip(), y)]
+    centres = true_class_centres(X, y)
+    grid = [r for s in args.strategies.split(",") for r in rows(s.strip(), y, centres)]
     records = run_grid(grid, X, y, X_test, y_test, [Noise("symmetric", r) for r in args.noise],
                        list(range(args.seeds)), n_jobs=args.n_jobs, log=sys.stderr)
     write_records(records, args.out)

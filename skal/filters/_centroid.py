@@ -210,16 +210,7 @@ class CentroidFilter(NoiseFilter):
         Z = X if sp.issparse(X) else np.asarray(X, dtype=np.float64)
         if self.normalize:
             Z = row_normalize(Z)
-        centers = np.empty((n_classes, Z.shape[1]))
-        for c in range(n_classes):
-            members = Z[y == c]
-            if self.center == "mean":
-                centers[c] = np.asarray(members.mean(axis=0)).ravel()
-            elif self.center == "median":
-                dense = members.toarray() if sp.issparse(members) else members
-                centers[c] = np.median(dense, axis=0)
-            else:
-                centers[c] = geometric_median(members)
+        centers = self._class_centres(Z, y, n_classes)
         # Squared distances through one matrix product; clip the round-off.
         z_sq = (np.asarray(Z.multiply(Z).sum(axis=1)).ravel() if sp.issparse(Z)
                 else np.einsum("ij,ij->i", Z, Z))
@@ -274,6 +265,25 @@ class CentroidFilter(NoiseFilter):
             proposed[says < 0] = None
         self.proposed_labels_ = proposed
         return scores, threshold, keep
+
+    def _class_centres(self, Z, y, n_classes: int) -> np.ndarray:
+        """One centre per encoded class, from its labeled rows (``center``).
+
+        A method of its own so that an analysis can hand the rule other
+        centres (``benchmarks/nas_gap_decomposition.py`` tells it the pool's
+        true class centres, to measure what estimating them costs).
+        """
+        centers = np.empty((n_classes, Z.shape[1]))
+        for c in range(n_classes):
+            members = Z[y == c]
+            if self.center == "mean":
+                centers[c] = np.asarray(members.mean(axis=0)).ravel()
+            elif self.center == "median":
+                dense = members.toarray() if sp.issparse(members) else members
+                centers[c] = np.median(dense, axis=0)
+            else:
+                centers[c] = geometric_median(members)
+        return centers
 
     def _agree_with_pool(self, X, y, n_classes, keep, says, X_unlabeled, rng, sample_indices,
                          X_pool):
