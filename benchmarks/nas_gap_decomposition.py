@@ -4,8 +4,8 @@ The default (NAS + ``CentroidFilter()``, ``train_on="relabel"``) and the
 ceiling (NAS + ``IdealFilter``) differ in two places: which labels stop
 covering their region when the strategy picks the next share (selection), and
 which labels the model learns from (training). This script tells the truth to
-one side at a time, on the digits under the paper's protocol, same seeds and
-annotator for every row:
+one side at a time, on the digits (or MNIST-5k, ``--dataset``) under the
+paper's protocol, same seeds and annotator for every row:
 
 - ``default``: the filter decides both;
 - ``default, selection told the truth``: a label covers its region iff it is
@@ -52,12 +52,10 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from paper_protocol import RECOMMENDED, STRATEGIES, policy_of, schedule_of  # noqa: E402
+from paper_protocol import RECOMMENDED, STRATEGIES, load, policy_of, schedule_of  # noqa: E402
 from protocol_grid import Noise, Row, accuracy_by_seed, ideal_filter, run_grid, write_records  # noqa: E402
-from sklearn.model_selection import train_test_split  # noqa: E402
 
 from skal import NoiseAwareActiveLearner  # noqa: E402
-from skal.datasets import load_digits_embeddings  # noqa: E402
 from skal.filters import CentroidFilter  # noqa: E402
 from skal.filters._centroid import geometric_median  # noqa: E402
 
@@ -191,16 +189,23 @@ def rows(strategy: str, y_pool: np.ndarray, centres: np.ndarray) -> list[Row]:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--dataset", default="digits", choices=["digits", "mnist5k"])
+    p.add_argument("--row", action="append", default=None, metavar="NAME",
+                   help="run only this row (repeat for several; default: every row)")
     p.add_argument("--strategies", default="ProbCover,MaxHerding")
     p.add_argument("--noise", type=float, nargs="+", default=[0.5, 0.3])
     p.add_argument("--seeds", type=int, default=10)
     p.add_argument("--n-jobs", type=int, default=2)
     p.add_argument("--out", default="benchmarks/results/nas_gap_decomposition.csv")
     args = p.parse_args(argv)
-    X, y = load_digits_embeddings(return_X_y=True)
-    X, X_test, y, y_test = train_test_split(X, y, test_size=0.3, stratify=y, random_state=0)
+    X, X_test, y, y_test = load(args.dataset)
     centres = true_class_centres(X, y)
     grid = [r for s in args.strategies.split(",") for r in rows(s.strip(), y, centres)]
+    if args.row:
+        unknown = set(args.row) - {r.name for r in grid}
+        if unknown:
+            p.error(f"--row: no row named {sorted(unknown)}")
+        grid = [r for r in grid if r.name in args.row]
     records = run_grid(grid, X, y, X_test, y_test, [Noise("symmetric", r) for r in args.noise],
                        list(range(args.seeds)), n_jobs=args.n_jobs, log=sys.stderr)
     write_records(records, args.out)

@@ -53,6 +53,26 @@ def test_scores_by_hand_with_mean_centres():
     np.testing.assert_array_equal(mask, [True] * 6 + [False])
 
 
+
+def test_the_rule_judges_by_the_centres_class_centres_returns():
+    # The analysis of the gap (benchmarks/nas_gap_decomposition.py) hands the
+    # rule other centres through _class_centres; every decision must follow them.
+    class GivenCentres(CentroidFilter):
+        def _class_centres(self, Z, y, n_classes):
+            return np.array([[0.0, 0.0], [10.0, 0.0]])
+
+    X = np.column_stack([[4.0, 5.0, 6.0, 7.0, 8.0, 9.0], np.zeros(6)])
+    y = np.array([0, 0, 0, 1, 1, 1])
+    # With the labels' own centres (5 and 8) every label is kept ...
+    assert CentroidFilter("mean", normalize=False, cluster_agreement=False).fit_filter(X, y).all()
+    # ... with the given ones (0 and 10), x = 6 is nearer the other class's.
+    f = GivenCentres("mean", normalize=False, cluster_agreement=False)
+    mask = f.fit_filter(X, y)
+    np.testing.assert_allclose(f.centers_, [[0.0, 0.0], [10.0, 0.0]])
+    np.testing.assert_array_equal(mask, [True, True, False, True, True, True])
+    np.testing.assert_allclose(f.scores_, [2.0, 0.0, -2.0, 4.0, 6.0, 8.0])
+
+
 def test_proposed_labels_by_hand():
     # Three classes on a line (label values are strings); a doubted label is
     # proposed the class of the nearest *other* centre, a kept one keeps its label.
