@@ -24,10 +24,10 @@ def digits_600(monkeypatch):
     return X[:600], y[:600]
 
 
-def _run(row_name, X, oracle, rounds=2):
+def _run(row_name, X, oracle, rounds=2, centres=None):
     import nas_gap_decomposition as gap
 
-    row = next(r for r in gap.rows("ProbCover", oracle.y_true) if r.name == row_name)
+    row = next(r for r in gap.rows("ProbCover", oracle.y_true, centres) if r.name == row_name)
     learner = row.make(0, oracle.is_noisy_)
     for _ in range(rounds):
         learner.fit_round(X, oracle, budget=20)
@@ -95,3 +95,34 @@ def test_each_training_mistake_is_undone_alone(digits_600):
     given = oracle(est.labeled_idx_)
     in_fit = right[est._fit_positions]
     np.testing.assert_array_equal(y_train[in_fit], given[est._fit_positions[in_fit]])
+
+
+@pytest.mark.parametrize("cluster_agreement", [True, False])
+def test_the_rows_told_the_centres_judge_by_them(digits_600, cluster_agreement):
+    import nas_gap_decomposition as gap
+
+    X, y = digits_600
+    oracle = NoisyOracle(y, noise_rate=0.5, random_state=0)
+    centres = gap.true_class_centres(X, y)
+    # Each centre is the geometric median of its class's unit rows.
+    Z = X / np.linalg.norm(X, axis=1, keepdims=True)
+    for k in (0, 7):
+        d = np.linalg.norm(Z[y == k] - centres[k], axis=1)
+        assert d.sum() <= np.linalg.norm(Z[y == k] - Z[y == k].mean(axis=0), axis=1).sum()
+    name = "default, told the class centres" + ("" if cluster_agreement else ", no pool clusters")
+    est = _run(name, X, oracle, rounds=3, centres=centres)
+    flt = est.noise_filter_
+    assert flt.cluster_agreement is cluster_agreement
+    np.testing.assert_allclose(flt.centers_, centres[flt.classes_.astype(int)])
+    # Without the pool's opinion, a judged label is kept iff its own class's
+    # true centre is (one of) the nearest.
+    if not cluster_agreement:
+        labels = np.asarray(est.labels_).astype(int)
+        judged = np.bincount(labels, minlength=10)[labels] >= flt.min_class_count
+        Zl = Z[est.labeled_idx_]
+        seen = flt.classes_.astype(int)
+        dist = np.linalg.norm(Zl[:, None, :] - centres[seen][None], axis=2)
+        own = dist[np.arange(len(labels)), np.searchsorted(seen, labels)]
+        expected = ~judged | (own <= dist.min(axis=1) + 1e-12)
+        np.testing.assert_array_equal(est.clean_mask_, expected)
+    assert gap.rows("ProbCover", oracle.y_true)[-1].name != name
