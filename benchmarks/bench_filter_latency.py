@@ -37,6 +37,7 @@ from skal.noise import make_noisy_labels  # noqa: E402
 
 FILTERS = {"centroid": CentroidFilter, "graph": GraphFilter, "clustervote": ClusterVoteFilter,
            "centroid-nopool": lambda: CentroidFilter(cluster_agreement=False),
+           "centroid-anchor": lambda: CentroidFilter(anchor_to_pool=True),
            "graph-pool": lambda: GraphFilter(graph="pool")}
 
 

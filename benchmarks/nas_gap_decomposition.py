@@ -69,7 +69,9 @@ class TrueCentresFilter(CentroidFilter):
     """
 
     def __init__(self, centres=None, *, cluster_agreement=True, random_state=None):
-        super().__init__(cluster_agreement=cluster_agreement, random_state=random_state)
+        # The true centres are used as they are, not moved toward the pool.
+        super().__init__(cluster_agreement=cluster_agreement, anchor_to_pool=False,
+                         random_state=random_state)
         self.centres = centres
 
     def _class_centres(self, Z, y, n_classes):

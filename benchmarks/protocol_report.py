@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import re
 import sys
 from collections import defaultdict
 
@@ -32,7 +33,9 @@ def read_rows(paths: list[str]) -> tuple[list[dict], dict]:
     for path in paths:
         with open(path) as fh:
             first = fh.readline()
-            info = dict(kv.split("=", 1) for kv in first.lstrip("# ").split())
+            # A value runs to the next " key=" (a variant's filter_params is
+            # JSON with spaces in it).
+            info = dict(re.findall(r"(\w+)=(.*?)(?=\s+\w+=|\s*$)", first.lstrip("# ")))
             for r in csv.DictReader(fh):
                 for k in ("accuracy", "filter_f1", "noise_rate"):
                     r[k] = float(r[k])

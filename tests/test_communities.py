@@ -1,0 +1,137 @@
+"""The pool's spectral communities and the centres they anchor (``CentroidFilter(anchor_to_pool=True)``)."""
+
+import numpy as np
+
+from skal.filters import CentroidFilter, _communities
+from skal.filters._centroid import geometric_median
+from skal.filters._communities import anchor_centres, community_of, pool_communities
+from skal.filters._pool import PoolView
+
+
+def _groups(n_per=30, k=3, seed=0):
+    """``k`` tight groups of unit rows around orthogonal directions; group of each row."""
+    rng = np.random.default_rng(seed)
+    X = np.vstack([np.eye(k)[g] + 0.05 * rng.standard_normal((n_per, k)) for g in range(k)])
+    return X, np.repeat(np.arange(k), n_per)
+
+
+def _same_partition(a, b):
+    # Equal up to the names of the parts.
+    pairs = {(int(p), int(q)) for p, q in zip(a, b)}
+    return len(pairs) == len(set(a.tolist())) == len(set(b.tolist()))
+
+
+def test_communities_follow_well_separated_groups():
+    X, group = _groups()
+    view = PoolView(X)
+    rows, labels, medians = pool_communities(view, 3, seed=0)
+    np.testing.assert_array_equal(rows, np.arange(X.shape[0]))
+    assert _same_partition(labels, group)
+    for m in range(3):
+        np.testing.assert_allclose(medians[m], geometric_median(view.Z[labels == m]))
+    # Cached per (k, seed): the same objects come back.
+    assert pool_communities(view, 3, seed=0)[1] is labels
+
+
+def test_rows_outside_the_sample_join_their_nearest_clustered_row(monkeypatch):
+    monkeypatch.setattr(_communities, "_COMMUNITY_SAMPLE", 45)
+    X, group = _groups(n_per=40)
+    view = PoolView(X)
+    rows, labels, _ = pool_communities(view, 3, seed=1)
+    assert rows.size == 45
+    everyone = community_of(view, np.arange(X.shape[0]), rows, labels)
+    np.testing.assert_array_equal(everyone[rows], labels)
+    assert _same_partition(everyone, group)
+
+
+def test_a_pool_too_small_to_cut_leaves_the_centres_alone():
+    view = PoolView(np.eye(3)[[0, 1, 2, 0, 1]] + 0.01)
+    centers = np.arange(6.0).reshape(2, 3)
+    out = anchor_centres(centers, view, np.array([0, 1]), np.array([0, 1]), 2, seed=0)
+    np.testing.assert_array_equal(out, centers)
+    assert out is not centers
+
+
+def test_each_class_moves_by_the_share_of_its_labels_outside_its_community():
+    X, group = _groups()
+    view = PoolView(X)
+    _, labels, medians = pool_communities(view, 3, seed=0)
+    home = {g: labels[group == g][0] for g in range(3)}
+    # Class 0: 3 labels in group 0, 1 in group 2 (a quarter outside).
+    # Class 1: 2 labels in group 1, none outside (stays).
+    # Class 2: 2 labels in group 2, 2 in group 1 (half outside); group 2's
+    #          plurality is class 2 (2 against class 0's 1).
+    positions = np.array([0, 1, 2, 70, 30, 31, 60, 61, 32, 33])
+    y = np.array([0, 0, 0, 0, 1, 1, 2, 2, 2, 2])
+    centers = np.stack([view.Z[positions[y == c]].mean(axis=0) for c in range(3)])
+    out = anchor_centres(centers, view, positions, y, 3, seed=0)
+    np.testing.assert_allclose(out[0], 0.25 * medians[home[0]] + 0.75 * centers[0])
+    np.testing.assert_allclose(out[1], centers[1])
+    np.testing.assert_allclose(out[2], 0.5 * medians[home[2]] + 0.5 * centers[2])
+
+
+def test_a_community_without_two_labels_or_led_by_another_class_does_not_pull():
+    X, group = _groups()
+    view = PoolView(X)
+    # Class 0 has a single label in group 0; class 1 has two labels in group 2,
+    # where class 2 has three; class 2's labels are all at home.
+    positions = np.array([0, 60, 61, 62, 63, 64, 30])
+    y = np.array([0, 1, 1, 2, 2, 2, 1])
+    centers = np.stack([view.Z[positions[y == c]].mean(axis=0) for c in range(3)])
+    out = anchor_centres(centers, view, positions, y, 3, seed=0)
+    # Hungarian: group 0 -> 0 (1 vote: too few), group 2 -> 2, group 1 -> 1 (1 vote).
+    np.testing.assert_allclose(out, centers)
+
+
+def test_filter_judges_by_the_anchored_centres():
+    # Three wrong answers "1" sit together at the edge of group 0 and drag
+    # class 1's centre there, so the labels' own centres keep them; the pool
+    # pulls class 1's centre three fifths of the way back to group 1, and the
+    # wrong answers are then doubted.
+    X, _ = _groups(n_per=30, k=2)
+    X[3:6] = [1.0, 0.3] + 0.01 * np.arange(3)[:, None]
+    positions = np.array([0, 1, 2, 6, 3, 4, 5, 30, 31])
+    y = np.array([0, 0, 0, 0, 1, 1, 1, 1, 1])
+    plain = CentroidFilter(cluster_agreement=False, random_state=0)
+    anchored = CentroidFilter(cluster_agreement=False, anchor_to_pool=True, random_state=0)
+    keep_plain = plain.fit_filter(X[positions], y, sample_indices=positions, X_pool=X)
+    keep = anchored.fit_filter(X[positions], y, sample_indices=positions, X_pool=X)
+    assert keep_plain.all()
+    np.testing.assert_array_equal(keep, [True] * 4 + [False] * 3 + [True] * 2)
+    view = PoolView(X)
+    _, labels, medians = pool_communities(
+        view, 2, seed=int(np.random.default_rng(0).integers(0, 2**31 - 1, size=2)[1]))
+    np.testing.assert_allclose(anchored.centers_[0], plain.centers_[0])
+    np.testing.assert_allclose(anchored.centers_[1],
+                               0.6 * medians[labels[30]] + 0.4 * plain.centers_[1])
+
+
+def test_anchoring_leaves_the_pool_opinion_clustering_as_it_was(monkeypatch):
+    # The option reads its seed from a copy of the stream, so the pool
+    # opinion's k-means gets the seed it gets without the option.
+    import skal.filters._centroid as centroid_module
+
+    seeds = []
+    real = centroid_module.match_clusters_to_classes
+
+    def recording(view, positions, y, n_classes, seed):
+        seeds.append(seed)
+        return real(view, positions, y, n_classes, seed)
+
+    monkeypatch.setattr(centroid_module, "match_clusters_to_classes", recording)
+    X, group = _groups(n_per=30)
+    positions = np.array([0, 1, 2, 3, 30, 31, 32, 33, 60, 61, 62, 63])
+    y = np.array([0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 0])  # rows 3, 33, 63 wrong
+    CentroidFilter(random_state=5).fit_filter(X[positions], y, sample_indices=positions, X_pool=X)
+    CentroidFilter(random_state=5, anchor_to_pool=True).fit_filter(
+        X[positions], y, sample_indices=positions, X_pool=X)
+    assert len(seeds) == 2 and seeds[0] == seeds[1] is not None
+
+
+def test_anchor_to_pool_without_a_pool_changes_nothing():
+    X, _ = _groups(n_per=10)
+    y = np.repeat([0, 1, 2], 10)
+    y[[0, 11]] = [2, 0]
+    a = CentroidFilter(cluster_agreement=False).fit_filter(X, y)
+    b = CentroidFilter(cluster_agreement=False, anchor_to_pool=True).fit_filter(X, y)
+    np.testing.assert_array_equal(a, b)
