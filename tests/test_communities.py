@@ -135,3 +135,21 @@ def test_anchor_to_pool_without_a_pool_changes_nothing():
     a = CentroidFilter(cluster_agreement=False).fit_filter(X, y)
     b = CentroidFilter(cluster_agreement=False, anchor_to_pool=True).fit_filter(X, y)
     np.testing.assert_array_equal(a, b)
+
+
+def test_sparse_pool_and_unlabeled_rows_give_the_dense_pool_s_decisions():
+    import scipy.sparse as sp
+
+    X, _ = _groups(n_per=30, k=2)
+    X[3:6] = [1.0, 0.3] + 0.01 * np.arange(3)[:, None]
+    positions = np.array([0, 1, 2, 6, 3, 4, 5, 30, 31])
+    y = np.array([0, 0, 0, 0, 1, 1, 1, 1, 1])
+    f = CentroidFilter(cluster_agreement=False, anchor_to_pool=True, random_state=0)
+    dense = f.fit_filter(X[positions], y, sample_indices=positions, X_pool=X)
+    Xs = sp.csr_matrix(X)
+    sparse = f.fit_filter(Xs[positions], y, sample_indices=positions, X_pool=Xs)
+    np.testing.assert_array_equal(sparse, dense)
+    # The pool given as the unlabeled rows instead (stacked after the labeled ones).
+    rest = np.setdiff1d(np.arange(X.shape[0]), positions)
+    stacked = f.fit_filter(X[positions], y, X_unlabeled=X[rest])
+    np.testing.assert_array_equal(stacked, dense)
