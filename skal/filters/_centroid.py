@@ -136,7 +136,7 @@ class CentroidFilter(NoiseFilter):
         (1 - w) * centre``, with ``w`` the share of its labels outside the
         community (:func:`~skal.filters._communities.anchor_centres`). A
         centre made of a few labels, half of them wrong, is pulled toward its
-        wrong answers; told the true class centres, the rule below closes
+        wrong answers; told the true class centres, this filter's rule closes
         94-96 % of the gap to a perfect filter on the digits. On the digits
         (NAS, ``train_on="relabel"``, seeds 0-29) it added 1.7-3.0 points at
         50 % noise and 0.2-0.6 at 30 %, and lost nothing without noise; on
@@ -147,7 +147,8 @@ class CentroidFilter(NoiseFilter):
         clustering per number of classes seen) and later rounds 0.18-0.19 s
         instead of 0.12-0.17 s (``docs/benchmarks/nas_protocol.md``).
     random_state : int, RandomState instance or None, default=None
-        Seeds the pool's k-means (``cluster_agreement``). The learner gives
+        Seeds the pool's k-means (``cluster_agreement``) and its spectral
+        communities (``anchor_to_pool``). The learner gives
         an unseeded filter one seed for the whole run, so every round sees
         the same clusters.
 
@@ -159,7 +160,8 @@ class CentroidFilter(NoiseFilter):
         0.0; with ``limit_to_noise_rate``, when it removed flags, the margin of
         the first label it kept (labels further below stay flagged).
     centers_ : ndarray of shape (n_classes, n_features)
-        The class centres (in the normalised space when ``normalize=True``).
+        The class centres the rule judged by (in the normalised space when
+        ``normalize=True``; moved toward the pool with ``anchor_to_pool``).
     clean_mask_ : ndarray of bool
     proposed_labels_ : ndarray of shape (n_samples,)
         The label the filter would give each point: the class of the nearest
