@@ -143,9 +143,9 @@ class CentroidFilter(NoiseFilter):
         MNIST-5k it added 0.1-1.2 points except for MaxHerding at 0 % and
         30 % noise (-1.1 and -0.9). Off by default until the protocol has been
         re-run with it, and because it costs: the first round's filtering on
-        a 50,000 x 512 pool takes 1.7-1.8 s instead of 0.17 s (one spectral
-        clustering per number of classes seen) and later rounds 0.18-0.19 s
-        instead of 0.12-0.17 s (``docs/benchmarks/nas_protocol.md``).
+        a 50,000 x 512 pool takes 1.4-1.6 s instead of 0.17-0.22 s (one
+        spectral embedding per number of classes seen) and later rounds
+        0.19-0.25 s instead of 0.12-0.15 s (``docs/benchmarks/nas_protocol.md``).
     random_state : int, RandomState instance or None, default=None
         Seeds the pool's k-means (``cluster_agreement``) and its spectral
         communities (``anchor_to_pool``). The learner gives

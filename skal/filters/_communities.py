@@ -23,12 +23,37 @@ from ._pool import PoolView
 
 __all__ = ["anchor_centres", "pool_communities"]
 
-# At most this many pool rows are clustered (one spectral embedding of their
-# kNN graph, about 0.4 s at 4,096 x 512 on 2 cores); the other rows, labeled
-# ones included, join the community of their nearest clustered row.
+# At most this many pool rows are clustered (their kNN graph once per pool,
+# one spectral embedding per number of classes); the other rows, labeled ones
+# included, join the community of their nearest clustered row.
 _COMMUNITY_SAMPLE = 4096
 # Neighbours per row in the graph whose communities are sought.
 _N_NEIGHBORS = 10
+
+
+def _knn_affinity(view: PoolView, seed: int):
+    """The sampled rows, their symmetric kNN connectivity and the clustering's seed, cached on ``view``.
+
+    The same for every number of communities, so it is built once per pool
+    and seed; it is what ``SpectralClustering(affinity="nearest_neighbors")``
+    builds inside.
+    """
+    from sklearn.neighbors import kneighbors_graph
+
+    cache = view.__dict__.setdefault("_knn_affinity", {})
+    if seed not in cache:
+        rng = np.random.default_rng(seed)
+        n = view.n
+        rows = (np.arange(n) if n <= _COMMUNITY_SAMPLE
+                else np.sort(rng.choice(n, _COMMUNITY_SAMPLE, replace=False)))
+        spectral_seed = int(rng.integers(0, 2**31 - 1))
+        affinity = None
+        if rows.size >= _N_NEIGHBORS + 2:
+            connectivity = kneighbors_graph(view.Z[rows], n_neighbors=_N_NEIGHBORS,
+                                            include_self=True)
+            affinity = 0.5 * (connectivity + connectivity.T)
+        cache[seed] = (rows, affinity, spectral_seed)
+    return cache[seed]
 
 
 def pool_communities(view: PoolView, n_communities: int, seed: int | None):
@@ -62,26 +87,25 @@ def pool_communities(view: PoolView, n_communities: int, seed: int | None):
     from ._centroid import geometric_median
 
     cache = view.__dict__.setdefault("_communities", {})
-    key = (int(n_communities), None if seed is None else int(seed))
+    if seed is None:
+        # One draw per pool, kept for the unseeded filter's later calls.
+        seed = view.__dict__.setdefault("_unseeded_community_seed",
+                                        int(np.random.default_rng().integers(0, 2**31 - 1)))
+    key = (int(n_communities), int(seed))
     if key not in cache:
-        if seed is None:
-            seed = int(np.random.default_rng().integers(0, 2**31 - 1))
-        rng = np.random.default_rng(seed)
-        n = view.n
-        rows = (np.arange(n) if n <= _COMMUNITY_SAMPLE
-                else np.sort(rng.choice(n, _COMMUNITY_SAMPLE, replace=False)))
+        rows, affinity, spectral_seed = _knn_affinity(view, int(seed))
         k = int(n_communities)
-        if rows.size < max(_N_NEIGHBORS + 2, k + 1) or k < 2:
+        if affinity is None or rows.size < k + 1 or k < 2:
             cache[key] = (rows, None, None)
             return cache[key]
-        Z = view.Z[rows]
         with warnings.catch_warnings():
             # A kNN graph in a few pieces is still cut; scikit-learn says so.
             warnings.filterwarnings("ignore", message="Graph is not fully connected")
             labels = SpectralClustering(
-                n_clusters=k, affinity="nearest_neighbors", n_neighbors=_N_NEIGHBORS,
-                assign_labels="cluster_qr", random_state=int(rng.integers(0, 2**31 - 1)),
-            ).fit_predict(Z)
+                n_clusters=k, affinity="precomputed", assign_labels="cluster_qr",
+                random_state=spectral_seed,
+            ).fit_predict(affinity)
+        Z = view.Z[rows]
         medians = np.stack([geometric_median(Z[labels == m]) for m in range(int(labels.max()) + 1)])
         cache[key] = (rows, labels, medians)
     return cache[key]
@@ -157,8 +181,11 @@ def anchor_centres(centers: np.ndarray, view: PoolView, positions: np.ndarray, y
     >>> bool(np.allclose(moved[1], centers[1] + (right - centers[1]) / 3))
     True
     """
-    rows, labels, medians = pool_communities(view, n_classes, seed)
     out = np.array(centers, dtype=np.float64, copy=True)
+    if np.bincount(y, minlength=n_classes).max() < 2:
+        # No class could gather the two votes a pull needs: nothing to cut.
+        return out
+    rows, labels, medians = pool_communities(view, n_classes, seed)
     if labels is None:
         return out
     community = community_of(view, np.asarray(positions), rows, labels)
