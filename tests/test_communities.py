@@ -153,3 +153,25 @@ def test_sparse_pool_and_unlabeled_rows_give_the_dense_pool_s_decisions():
     rest = np.setdiff1d(np.arange(X.shape[0]), positions)
     stacked = f.fit_filter(X[positions], y, X_unlabeled=X[rest])
     np.testing.assert_array_equal(stacked, dense)
+
+
+def test_the_knn_graph_is_built_once_per_pool_and_nothing_is_cut_without_two_labels(monkeypatch):
+    import sklearn.neighbors
+
+    calls = []
+    real = sklearn.neighbors.kneighbors_graph
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sklearn.neighbors, "kneighbors_graph", counting)
+    X, group = _groups(n_per=20, k=3)
+    view = PoolView(X)
+    one_label_each = anchor_centres(np.eye(3), view, np.array([0, 20, 40]), np.arange(3), 3, seed=2)
+    np.testing.assert_array_equal(one_label_each, np.eye(3))
+    assert calls == [] and "_communities" not in view.__dict__
+    two = pool_communities(view, 2, seed=2)[1]
+    three = pool_communities(view, 3, seed=2)[1]
+    assert len(calls) == 1
+    assert len(set(two.tolist())) == 2 and _same_partition(three, group)
