@@ -21,6 +21,18 @@ def _same_partition(a, b):
     return len(pairs) == len(set(a.tolist())) == len(set(b.tolist()))
 
 
+def _three_wrong_answers():
+    """Two groups; three wrong answers "1" sit together at the edge of group 0.
+
+    Returns the pool, the labeled rows and their labels.
+    """
+    X, _ = _groups(n_per=30, k=2)
+    X[3:6] = [1.0, 0.3] + 0.01 * np.arange(3)[:, None]
+    positions = np.array([0, 1, 2, 6, 3, 4, 5, 30, 31])
+    y = np.array([0, 0, 0, 0, 1, 1, 1, 1, 1])
+    return X, positions, y
+
+
 def test_communities_follow_well_separated_groups():
     X, group = _groups()
     view = PoolView(X)
@@ -88,10 +100,7 @@ def test_filter_judges_by_the_anchored_centres():
     # class 1's centre there, so the labels' own centres keep them; the pool
     # pulls class 1's centre three fifths of the way back to group 1, and the
     # wrong answers are then doubted.
-    X, _ = _groups(n_per=30, k=2)
-    X[3:6] = [1.0, 0.3] + 0.01 * np.arange(3)[:, None]
-    positions = np.array([0, 1, 2, 6, 3, 4, 5, 30, 31])
-    y = np.array([0, 0, 0, 0, 1, 1, 1, 1, 1])
+    X, positions, y = _three_wrong_answers()
     plain = CentroidFilter(cluster_agreement=False, random_state=0)
     anchored = CentroidFilter(cluster_agreement=False, anchor_to_pool=True, random_state=0)
     keep_plain = plain.fit_filter(X[positions], y, sample_indices=positions, X_pool=X)
@@ -140,10 +149,7 @@ def test_anchor_to_pool_without_a_pool_changes_nothing():
 def test_sparse_pool_and_unlabeled_rows_give_the_dense_pool_s_decisions():
     import scipy.sparse as sp
 
-    X, _ = _groups(n_per=30, k=2)
-    X[3:6] = [1.0, 0.3] + 0.01 * np.arange(3)[:, None]
-    positions = np.array([0, 1, 2, 6, 3, 4, 5, 30, 31])
-    y = np.array([0, 0, 0, 0, 1, 1, 1, 1, 1])
+    X, positions, y = _three_wrong_answers()
     f = CentroidFilter(cluster_agreement=False, anchor_to_pool=True, random_state=0)
     dense = f.fit_filter(X[positions], y, sample_indices=positions, X_pool=X)
     Xs = sp.csr_matrix(X)

@@ -238,8 +238,12 @@ class CentroidFilter(NoiseFilter):
         if self.normalize:
             Z = row_normalize(Z)
         centers = self._class_centres(Z, y, n_classes)
+        # The pool as this call sees it, built at most once (a pool stacked
+        # from X_unlabeled is not cached between calls).
+        pool = None
         if self.anchor_to_pool and (X_pool is not None or X_unlabeled is not None):
-            view, positions = filter_pool_view(self, X, X_unlabeled, sample_indices, X_pool)
+            pool = filter_pool_view(self, X, X_unlabeled, sample_indices, X_pool)
+            view, positions = pool
             # Its own seed, read from a copy of the stream: the pool opinion's
             # k-means draws from ``rng`` next and must get the seed it gets
             # without this option.
@@ -292,8 +296,9 @@ class CentroidFilter(NoiseFilter):
         doubted = ~keep & judged
         if (self.cluster_agreement and doubted.any()
                 and (X_pool is not None or X_unlabeled is not None)):
-            keep, says = self._agree_with_pool(X, y, n_classes, keep, says, X_unlabeled, rng,
-                                               sample_indices, X_pool)
+            if pool is None:
+                pool = filter_pool_view(self, X, X_unlabeled, sample_indices, X_pool)
+            keep, says = self._agree_with_pool(y, n_classes, keep, says, rng, *pool)
         proposed = self.classes_[np.maximum(says, 0)]
         if (says < 0).any():
             proposed = proposed.astype(object)
@@ -320,14 +325,13 @@ class CentroidFilter(NoiseFilter):
                 centers[c] = geometric_median(members)
         return centers
 
-    def _agree_with_pool(self, X, y, n_classes, keep, says, X_unlabeled, rng, sample_indices,
-                         X_pool):
+    def _agree_with_pool(self, y, n_classes, keep, says, rng, view, positions):
         """Combine the centroid rule with the pool clusters' classes (``cluster_agreement``).
 
         ``says`` is the centroid rule's label for each row (encoded, -1 for no
-        proposal); returns the kept mask and the combined labels.
+        proposal); ``view`` and ``positions`` are the pool and the labels' rows
+        in it. Returns the kept mask and the combined labels.
         """
-        view, positions = filter_pool_view(self, X, X_unlabeled, sample_indices, X_pool)
         # Unseeded: one clustering per pool, reused by later calls (a fresh
         # one per call would cost a k-means each round and move the clusters).
         seed = None if self.random_state is None else int(rng.integers(0, 2**31 - 1))
