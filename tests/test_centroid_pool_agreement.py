@@ -59,7 +59,8 @@ def test_combination_rule_against_its_parts():
     X, y, idx, y_noisy, _ = _digits_round()
     alone = CentroidFilter(cluster_agreement=False)
     keep_alone = alone.fit_filter(X[idx], y_noisy)
-    both = CentroidFilter(random_state=3)
+    # The labels' own centres (anchor_to_pool=False): the rule "alone" judges by them.
+    both = CentroidFilter(anchor_to_pool=False, random_state=3)
     keep = both.fit_filter(X[idx], y_noisy, sample_indices=idx, X_pool=X)
     # The pool's opinion is the matching computed with the filter's seed.
     seed = int(check_random_state(3).integers(0, 2**31 - 1))
@@ -82,7 +83,7 @@ def test_agreement_makes_the_proposals_more_often_right():
     truth = y[idx]
     rates = {}
     for agree in (False, True):
-        f = CentroidFilter(cluster_agreement=agree, random_state=0)
+        f = CentroidFilter(cluster_agreement=agree, anchor_to_pool=False, random_state=0)
         keep = f.fit_filter(X[idx], y_noisy, sample_indices=idx, X_pool=X)
         p = _as_int(f.proposed_labels_)
         rates[agree] = (np.mean(p[p >= 0] == truth[p >= 0]), np.mean(keep[~is_noisy]))
@@ -94,7 +95,7 @@ def test_agreement_makes_the_proposals_more_often_right():
 def test_without_a_pool_the_centroid_rule_decides_alone():
     X, y, idx, y_noisy, _ = _digits_round()
     a = CentroidFilter()
-    b = CentroidFilter(cluster_agreement=False)
+    b = CentroidFilter(cluster_agreement=False, anchor_to_pool=False)
     np.testing.assert_array_equal(a.fit_filter(X[idx], y_noisy), b.fit_filter(X[idx], y_noisy))
     assert a.cluster_classes_ is None and a._threshold_decision
     np.testing.assert_array_equal(_as_int(a.proposed_labels_), _as_int(b.proposed_labels_))

@@ -101,7 +101,7 @@ def test_filter_judges_by_the_anchored_centres():
     # pulls class 1's centre three fifths of the way back to group 1, and the
     # wrong answers are then doubted.
     X, positions, y = _three_wrong_answers()
-    plain = CentroidFilter(cluster_agreement=False, random_state=0)
+    plain = CentroidFilter(cluster_agreement=False, anchor_to_pool=False, random_state=0)
     anchored = CentroidFilter(cluster_agreement=False, anchor_to_pool=True, random_state=0)
     keep_plain = plain.fit_filter(X[positions], y, sample_indices=positions, X_pool=X)
     keep = anchored.fit_filter(X[positions], y, sample_indices=positions, X_pool=X)
@@ -141,7 +141,7 @@ def test_anchor_to_pool_without_a_pool_changes_nothing():
     X, _ = _groups(n_per=10)
     y = np.repeat([0, 1, 2], 10)
     y[[0, 11]] = [2, 0]
-    a = CentroidFilter(cluster_agreement=False).fit_filter(X, y)
+    a = CentroidFilter(cluster_agreement=False, anchor_to_pool=False).fit_filter(X, y)
     b = CentroidFilter(cluster_agreement=False, anchor_to_pool=True).fit_filter(X, y)
     np.testing.assert_array_equal(a, b)
 
