@@ -143,9 +143,10 @@ class CentroidFilter(NoiseFilter):
         MNIST-5k it added 0.1-1.2 points except for MaxHerding at 0 % and
         30 % noise (-1.1 and -0.9). Off by default until the protocol has been
         re-run with it, and because it costs: the first round's filtering on
-        a 50,000 x 512 pool takes 1.4-1.6 s instead of 0.17-0.22 s (one
-        spectral embedding per number of classes seen) and later rounds
-        0.19-0.25 s instead of 0.12-0.15 s (``docs/benchmarks/nas_protocol.md``).
+        a 50,000 x 512 pool takes 0.7-1.2 s instead of 0.16-0.33 s (the kNN
+        graph and spectral embedding of 4,096 sampled rows, and a k-means of
+        the pool's opinion for each number of classes seen) and later rounds
+        0.13-0.21 s instead of 0.11-0.17 s (``docs/benchmarks/nas_protocol.md``).
     random_state : int, RandomState instance or None, default=None
         Seeds the pool's k-means (``cluster_agreement``) and its spectral
         communities (``anchor_to_pool``). The learner gives

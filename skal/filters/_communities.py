@@ -21,8 +21,8 @@ from ._pool import PoolView
 
 __all__ = ["anchor_centres", "pool_communities"]
 
-# At most this many pool rows are clustered (their kNN graph once per pool,
-# one spectral embedding per number of classes); the other rows, labeled ones
+# At most this many pool rows are clustered (their kNN graph and spectral
+# embedding once per pool, widened when more classes appear); the other rows, labeled ones
 # included, join the community of their nearest clustered row.
 _COMMUNITY_SAMPLE = 4096
 # Neighbours per row in the graph whose communities are sought.
@@ -39,8 +39,8 @@ def _knn_affinity(view: PoolView, seed: int):
     Cached on ``view``.
 
     The same for every number of communities, so it is built once per pool
-    and seed; it is what ``SpectralClustering(affinity="nearest_neighbors")``
-    builds inside.
+    and seed; it is the graph ``SpectralClustering(affinity="nearest_neighbors")``
+    would build.
     """
     from sklearn.neighbors import kneighbors_graph
 
@@ -189,6 +189,14 @@ class CommunityMedians:
         return self._found[m]
 
 
+def _clustered_vectors(view: PoolView, rows: np.ndarray):
+    """``view.Z[rows]``, taken from the kNN graph's cache when these are its sampled rows."""
+    for cached_rows, _, _, sampled in view.__dict__.get("_knn_affinity", {}).values():
+        if cached_rows is rows:
+            return sampled
+    return view.Z[rows]
+
+
 def community_of(view: PoolView, positions: np.ndarray, rows: np.ndarray,
                  labels: np.ndarray) -> np.ndarray:
     """The community of each pool row in ``positions``: its own, or its nearest clustered row's.
@@ -201,7 +209,8 @@ def community_of(view: PoolView, positions: np.ndarray, rows: np.ndarray,
     entry = cache.get(id(rows))
     if entry is None or entry[0] is not rows:
         # Held with the rows it belongs to: an id is only reused once they are gone.
-        entry = cache[id(rows)] = (rows, np.full(view.n, -1, dtype=np.intp), view.Z[rows])
+        entry = cache[id(rows)] = (rows, np.full(view.n, -1, dtype=np.intp),
+                                   _clustered_vectors(view, rows))
         entry[1][rows] = np.arange(rows.size)
     _, nearest, clustered = entry
     unknown = np.unique(positions[nearest[positions] < 0])
