@@ -36,8 +36,11 @@ from skal.neighbors import unit_normalize  # noqa: E402
 from skal.noise import make_noisy_labels  # noqa: E402
 
 FILTERS = {"centroid": CentroidFilter, "graph": GraphFilter, "clustervote": ClusterVoteFilter,
-           "centroid-nopool": lambda: CentroidFilter(cluster_agreement=False),
+           # The centroid rule alone: no pool opinion, centres of the labels only.
+           "centroid-nopool": lambda: CentroidFilter(cluster_agreement=False,
+                                                     anchor_to_pool=False),
            "centroid-anchor": lambda: CentroidFilter(anchor_to_pool=True),
+           "centroid-noanchor": lambda: CentroidFilter(anchor_to_pool=False),
            "graph-pool": lambda: GraphFilter(graph="pool")}
 
 

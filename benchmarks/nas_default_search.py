@@ -45,7 +45,11 @@ FILTERS = {"Graph": GraphFilter, "ClusterVote": ClusterVoteFilter, "Centroid": C
            # (cluster_agreement, the default since it was added: "Centroid"
            # rows written before that are today's CentroidNoPool).
            "CentroidPool": lambda: CentroidFilter(cluster_agreement=True),
-           "CentroidNoPool": lambda: CentroidFilter(cluster_agreement=False)}
+           "CentroidNoPool": lambda: CentroidFilter(cluster_agreement=False),
+           # Class centres anchored to the pool's spectral communities are the
+           # default since 2026-12-04; "Centroid" and "CentroidPool" rows
+           # written before that are today's CentroidNoAnchor.
+           "CentroidNoAnchor": lambda: CentroidFilter(anchor_to_pool=False)}
 STRATEGIES = {"ProbCover": lambda: ProbCover(delta="auto"), "MaxHerding": MaxHerding}
 
 

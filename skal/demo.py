@@ -47,8 +47,10 @@ def recommended_learner(noise_filter=None, *, random_state=None, **params) -> No
     probe trains on the kept labels plus the filter's proposed label for each
     doubted one its calibrated model finds more likely wrong than right
     (``train_on="relabel"``: the class of the nearest robust centre; the other
-    doubted labels are dropped). Given the pool, the filter also asks its
-    k-means clusters for a second opinion (``cluster_agreement``). The
+    doubted labels are dropped). Given the pool, the filter moves its class
+    centres toward the pool's spectral communities before judging
+    (``anchor_to_pool``) and asks its k-means clusters for a second opinion
+    (``cluster_agreement``). The
     reference's adaptive noise dropout (``noise_dropout="auto"``) was the
     default's until the pool's opinion came; with it, no dropout scored 0.3
     points higher in the default search and is the default now. ProbCover's

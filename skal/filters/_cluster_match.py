@@ -22,9 +22,10 @@ from ._pool import PoolView
 __all__ = ["match_clusters_to_classes", "pool_cluster_centres"]
 
 # At most this many pool rows are clustered; the rest only need their nearest
-# centre. Keeps the one-off cost per pool bounded (about 0.12 s at 512-d with
-# the restarts below, on 2 cores).
-_CLUSTER_SAMPLE = 4096
+# centre. Keeps the one-off cost per pool bounded (about 0.05 s at 512-d with
+# the restarts below, on 2 cores); with anchor_to_pool on, a first round runs
+# one clustering per number of classes seen, so each must be cheap.
+_CLUSTER_SAMPLE = 2048
 # Restarts of k-means; the clustering is computed once per pool and reused by
 # every round, so the best of several restarts is affordable.
 _N_INIT = 10

@@ -20,7 +20,7 @@ class ClusterVoteFilter(NoiseFilter):
     """Flag a label when the other labels of its pool cluster vote for another class.
 
     The pool (unit-normalised rows) is split by k-means into ``n_clusters``
-    clusters (fitted on at most 4,096 sampled rows, best of 10 restarts),
+    clusters (fitted on at most 2,048 sampled rows, best of 10 restarts),
     once per pool and cached between rounds. Every other label in a
     label's cluster casts one vote for its own class; the votes become the
     probability that the label is right under a symmetric noise model with
@@ -95,7 +95,7 @@ class ClusterVoteFilter(NoiseFilter):
         view, positions = filter_pool_view(self, X, X_unlabeled, sample_indices, X_pool)
         k = int(min(self.n_clusters or n_classes, view.n))
         # The same clustering as CentroidFilter's pool opinion: k-means on at
-        # most 4,096 sampled pool rows, cached on the pool's view per (k,
+        # most 2,048 sampled pool rows, cached on the pool's view per (k,
         # seed); an unseeded filter draws one clustering per pool and reuses
         # it (a fresh one per call would cost a k-means every round).
         seed = None if self.random_state is None else int(rng.integers(0, 2**31 - 1))

@@ -24,7 +24,7 @@ __all__ = ["anchor_centres", "pool_communities"]
 # At most this many pool rows are clustered (their kNN graph and spectral
 # embedding once per pool, widened when more classes appear); the other rows, labeled ones
 # included, join the community of their nearest clustered row.
-_COMMUNITY_SAMPLE = 4096
+_COMMUNITY_SAMPLE = 2048
 # Neighbours per row in the graph whose communities are sought.
 _N_NEIGHBORS = 10
 # Eigenvectors computed beyond the number of communities asked for.
@@ -134,7 +134,7 @@ def pool_communities(view: PoolView, n_communities: int, seed: int | None):
     -------
     rows : ndarray of int
         The pool rows that were clustered (all rows of a pool of at most
-        4,096).
+        2,048).
     labels : ndarray of int, shape (len(rows),)
         The community of each clustered row.
     medians : CommunityMedians
