@@ -177,7 +177,28 @@ def test_the_knn_graph_is_built_once_per_pool_and_nothing_is_cut_without_two_lab
     one_label_each = anchor_centres(np.eye(3), view, np.array([0, 20, 40]), np.arange(3), 3, seed=2)
     np.testing.assert_array_equal(one_label_each, np.eye(3))
     assert calls == [] and "_communities" not in view.__dict__
-    two = pool_communities(view, 2, seed=2)[1]
     three = pool_communities(view, 3, seed=2)[1]
+    four = pool_communities(view, 4, seed=2)[1]
     assert len(calls) == 1
-    assert len(set(two.tolist())) == 2 and _same_partition(three, group)
+    assert _same_partition(three, group) and len(set(four.tolist())) >= 3
+
+
+def test_a_graph_of_more_components_than_classes_is_not_cut():
+    # Three separate groups and two classes: no single cut into two
+    # communities exists, so no centre moves and the filter decides as
+    # without the anchor.
+    X, _ = _groups(n_per=20, k=3)
+    view = PoolView(X)
+    _, labels, medians = pool_communities(view, 2, seed=0)
+    assert labels is None and medians is None
+    centres = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    positions = np.array([0, 1, 2, 20, 21, 22, 40])
+    y = np.array([0, 0, 1, 1, 1, 0, 1])
+    np.testing.assert_array_equal(anchor_centres(centres, view, positions, y, 2, seed=0), centres)
+    anchored = CentroidFilter(random_state=0).fit_filter(
+        X[positions], y, X_pool=X, sample_indices=positions)
+    plain = CentroidFilter(anchor_to_pool=False, random_state=0).fit_filter(
+        X[positions], y, X_pool=X, sample_indices=positions)
+    np.testing.assert_array_equal(anchored, plain)
+    # Three classes on the same pool: one community per group.
+    assert pool_communities(view, 3, seed=0)[1] is not None

@@ -134,7 +134,9 @@ class CentroidFilter(NoiseFilter):
         class matched to a community holding at least two of its labels (and
         more than of any other class) moves to ``w * median(community) +
         (1 - w) * centre``, with ``w`` the share of its labels outside the
-        community (:func:`~skal.filters._communities.anchor_centres`). A
+        community (:func:`~skal.filters._communities.anchor_centres`); when
+        the sampled rows' graph falls into more connected components than
+        there are classes, no single cut exists and no centre moves. A
         centre made of a few labels, half of them wrong, is pulled toward its
         wrong answers; told the true class centres, this filter's rule closes
         94-96 % of the gap to a perfect filter on the digits. The default
@@ -146,8 +148,8 @@ class CentroidFilter(NoiseFilter):
         (MaxHerding); it lost 1.0 point for MaxHerding at 30 % and 0.6
         without noise on MNIST-5k, and 0.5-0.9 under pair-asymmetric noise
         there (``docs/benchmarks/nas_protocol.md``). It costs: the first
-        round's filtering on a 50,000 x 512 pool takes about 0.4 s instead
-        of 0.2 s (the kNN graph and spectral embedding of the sampled rows,
+        round's filtering on a 50,000 x 512 pool takes 0.31-0.47 s instead
+        of 0.12-0.18 s (the kNN graph and spectral embedding of the sampled rows,
         once per pool, and a k-means of the pool's opinion for each number
         of classes seen); ``False`` gives the centres of the labels alone.
     random_state : int, RandomState instance or None, default=None

@@ -60,6 +60,26 @@ def _knn_affinity(view: PoolView, seed: int):
     return cache[seed]
 
 
+def _n_components(view: PoolView, seed: int) -> int:
+    """Connected components of the sampled rows' kNN graph, cached on ``view``.
+
+    A graph of more components than the communities asked for has no single
+    cut into that many communities: the leading eigenvalue (1) repeats once
+    per component, any basis of that eigenspace is as good as another, and
+    the QR cut would merge components arbitrarily. Pools whose classes each
+    span several separate regions look like this; the centres are then left
+    as the labels make them.
+    """
+    from scipy.sparse.csgraph import connected_components
+
+    cache = view.__dict__.setdefault("_n_components", {})
+    if seed not in cache:
+        _, affinity, _, _ = _knn_affinity(view, seed)
+        cache[seed] = (0 if affinity is None
+                       else int(connected_components(affinity, directed=False)[0]))
+    return cache[seed]
+
+
 def _spectral_vectors(view: PoolView, seed: int, n_vectors: int) -> np.ndarray:
     """The sampled rows' spectral embedding, at least ``n_vectors`` columns, cached on ``view``.
 
@@ -139,8 +159,10 @@ def pool_communities(view: PoolView, n_communities: int, seed: int | None):
         The community of each clustered row.
     medians : CommunityMedians
         ``medians[m]`` is the geometric median of community ``m``'s rows
-        (``len(medians)`` communities). ``None`` when the pool is too small to
-        be cut (fewer rows than ``_N_NEIGHBORS + 2`` or than communities).
+        (``len(medians)`` communities). ``None`` (and ``labels`` too) when
+        the pool is too small to be cut (fewer rows than ``_N_NEIGHBORS + 2``
+        or than communities) or its kNN graph falls into more connected
+        components than communities (no single cut exists).
     """
     cache = view.__dict__.setdefault("_communities", {})
     if seed is None:
@@ -151,7 +173,8 @@ def pool_communities(view: PoolView, n_communities: int, seed: int | None):
     if key not in cache:
         rows, affinity, _, sampled = _knn_affinity(view, int(seed))
         k = int(n_communities)
-        if affinity is None or rows.size < k + 1 or k < 2:
+        if (affinity is None or rows.size < k + 1 or k < 2
+                or _n_components(view, int(seed)) > k):
             cache[key] = (rows, None, None)
             return cache[key]
         found = _cluster_qr(_spectral_vectors(view, int(seed), k))
