@@ -22,7 +22,7 @@ from ._pool import PoolView
 __all__ = ["match_clusters_to_classes", "pool_cluster_centres"]
 
 # At most this many pool rows are clustered; the rest only need their nearest
-# centre. Keeps the one-off cost per pool bounded (about 0.05 s at 512-d with
+# centre. Keeps the one-off cost per pool bounded (about 0.06-0.08 s at 512-d with
 # the restarts below, on 2 cores); with anchor_to_pool on, a first round runs
 # one clustering per number of classes seen, so each must be cheap.
 _CLUSTER_SAMPLE = 2048
