@@ -173,7 +173,7 @@ def main(argv=None) -> int:
     p.add_argument("--noise", type=float, nargs="*", default=[0.0, 0.2, 0.3, 0.5],
                    help="symmetric noise rates (default 0 0.2 0.3 0.5)")
     p.add_argument("--asym", type=float, nargs="*", default=[0.3],
-                   help="pair-asymmetric noise rates (default 0.3)")
+                   help="pair-asymmetric noise rates (default 0.3; a bare --asym runs none)")
     p.add_argument("--seeds", type=int, default=10)
     p.add_argument("--first-seed", type=int, default=0)
     p.add_argument("--filter-param", action="append", default=[], metavar="NAME=VALUE",
