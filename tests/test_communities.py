@@ -82,6 +82,43 @@ def test_each_class_moves_by_the_share_of_its_labels_outside_its_community():
     np.testing.assert_allclose(out[2], 0.5 * medians[home[2]] + 0.5 * centers[2])
 
 
+def test_the_pull_fades_with_the_labels_of_the_class():
+    # The case above; with fade_after=2, class 0 (4 labels) keeps half its
+    # weight, 0.25 * 2 / 4, and class 2 (4 labels) 0.5 * 2 / 4; with
+    # fade_after=4 nothing fades.
+    X, group = _groups()
+    view = PoolView(X)
+    _, labels, medians = pool_communities(view, 3, seed=0)
+    home = {g: labels[group == g][0] for g in range(3)}
+    positions = np.array([0, 1, 2, 70, 30, 31, 60, 61, 32, 33])
+    y = np.array([0, 0, 0, 0, 1, 1, 2, 2, 2, 2])
+    centers = np.stack([view.Z[positions[y == c]].mean(axis=0) for c in range(3)])
+    faded = anchor_centres(centers, view, positions, y, 3, seed=0, fade_after=2)
+    np.testing.assert_allclose(faded[0], 0.125 * medians[home[0]] + 0.875 * centers[0])
+    np.testing.assert_allclose(faded[1], centers[1])
+    np.testing.assert_allclose(faded[2], 0.25 * medians[home[2]] + 0.75 * centers[2])
+    np.testing.assert_allclose(anchor_centres(centers, view, positions, y, 3, seed=0, fade_after=4),
+                               anchor_centres(centers, view, positions, y, 3, seed=0))
+
+
+def test_the_filter_passes_its_fading_to_the_anchor(monkeypatch):
+    seen = []
+    real = _communities.anchor_centres
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("fade_after"))
+        return real(*args, **kwargs)
+
+    import skal.filters._centroid as centroid_module
+
+    monkeypatch.setattr(centroid_module, "anchor_centres", spy)
+    X, positions, y = _three_wrong_answers()
+    CentroidFilter(anchor_fade_after=3, random_state=0).fit_filter(
+        X[positions], y, X_pool=X, sample_indices=positions)
+    CentroidFilter(random_state=0).fit_filter(X[positions], y, X_pool=X, sample_indices=positions)
+    assert seen == [3, None]
+
+
 def test_a_community_without_two_labels_or_led_by_another_class_does_not_pull():
     X, group = _groups()
     view = PoolView(X)
@@ -202,3 +239,13 @@ def test_a_graph_of_more_components_than_classes_is_not_cut():
     np.testing.assert_array_equal(anchored, plain)
     # Three classes on the same pool: one community per group.
     assert pool_communities(view, 3, seed=0)[1] is not None
+
+
+def test_anchor_fade_after_must_be_a_positive_integer():
+    import pytest
+
+    X, positions, y = _three_wrong_answers()
+    for bad in (0, 2.5, "5"):
+        with pytest.raises((ValueError, TypeError), match="anchor_fade_after"):
+            CentroidFilter(anchor_fade_after=bad).fit_filter(
+                X[positions], y, X_pool=X, sample_indices=positions)

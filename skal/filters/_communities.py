@@ -246,7 +246,8 @@ def community_of(view: PoolView, positions: np.ndarray, rows: np.ndarray,
 
 
 def anchor_centres(centers: np.ndarray, view: PoolView, positions: np.ndarray, y: np.ndarray,
-                   n_classes: int, seed: int | None) -> np.ndarray:
+                   n_classes: int, seed: int | None, *,
+                   fade_after: int | None = None) -> np.ndarray:
     """Class centres moved toward the pool community their labels point to.
 
     The communities are named by the one-to-one assignment that agrees with
@@ -270,6 +271,10 @@ def anchor_centres(centers: np.ndarray, view: PoolView, positions: np.ndarray, y
     n_classes : int
     seed : int or None
         See :func:`pool_communities`.
+    fade_after : int or None, default=None
+        When given, the weight of a class with ``n`` labels is multiplied by
+        ``min(1, fade_after / n)``: the more labels, the more their own
+        centre is trusted.
 
     Returns
     -------
@@ -313,6 +318,9 @@ def anchor_centres(centers: np.ndarray, view: PoolView, positions: np.ndarray, y
         votes = counts[m, c]
         if votes < 2 or votes < counts[m].max():
             continue
-        outside = 1.0 - votes / counts[:, c].sum()
-        out[c] = outside * medians[m] + (1.0 - outside) * out[c]
+        n_labels = counts[:, c].sum()
+        weight = 1.0 - votes / n_labels
+        if fade_after is not None:
+            weight *= min(1.0, fade_after / n_labels)
+        out[c] = weight * medians[m] + (1.0 - weight) * out[c]
     return out
