@@ -64,39 +64,43 @@ def test_a_pool_too_small_to_cut_leaves_the_centres_alone():
     assert out is not centers
 
 
-def test_each_class_moves_by_the_share_of_its_labels_outside_its_community():
+def _pulled_classes():
+    """Three groups and four-label classes pulled by a quarter, not at all, and a half.
+
+    Class 0: 3 labels in group 0, 1 in group 2 (a quarter outside).
+    Class 1: 2 labels in group 1, none outside (stays).
+    Class 2: 2 labels in group 2, 2 in group 1 (half outside); group 2's
+    plurality is class 2 (2 against class 0's 1).
+    Returns the view, labeled rows, labels, their mean centres and, per
+    class, the median of its home community.
+    """
     X, group = _groups()
     view = PoolView(X)
     _, labels, medians = pool_communities(view, 3, seed=0)
-    home = {g: labels[group == g][0] for g in range(3)}
-    # Class 0: 3 labels in group 0, 1 in group 2 (a quarter outside).
-    # Class 1: 2 labels in group 1, none outside (stays).
-    # Class 2: 2 labels in group 2, 2 in group 1 (half outside); group 2's
-    #          plurality is class 2 (2 against class 0's 1).
     positions = np.array([0, 1, 2, 70, 30, 31, 60, 61, 32, 33])
     y = np.array([0, 0, 0, 0, 1, 1, 2, 2, 2, 2])
     centers = np.stack([view.Z[positions[y == c]].mean(axis=0) for c in range(3)])
+    home_median = [medians[labels[group == g][0]] for g in range(3)]
+    return view, positions, y, centers, home_median
+
+
+def test_each_class_moves_by_the_share_of_its_labels_outside_its_community():
+    view, positions, y, centers, home = _pulled_classes()
     out = anchor_centres(centers, view, positions, y, 3, seed=0)
-    np.testing.assert_allclose(out[0], 0.25 * medians[home[0]] + 0.75 * centers[0])
+    np.testing.assert_allclose(out[0], 0.25 * home[0] + 0.75 * centers[0])
     np.testing.assert_allclose(out[1], centers[1])
-    np.testing.assert_allclose(out[2], 0.5 * medians[home[2]] + 0.5 * centers[2])
+    np.testing.assert_allclose(out[2], 0.5 * home[2] + 0.5 * centers[2])
 
 
 def test_the_pull_fades_with_the_labels_of_the_class():
-    # The case above; with fade_after=2, class 0 (4 labels) keeps half its
-    # weight, 0.25 * 2 / 4, and class 2 (4 labels) 0.5 * 2 / 4; with
-    # fade_after=4 nothing fades.
-    X, group = _groups()
-    view = PoolView(X)
-    _, labels, medians = pool_communities(view, 3, seed=0)
-    home = {g: labels[group == g][0] for g in range(3)}
-    positions = np.array([0, 1, 2, 70, 30, 31, 60, 61, 32, 33])
-    y = np.array([0, 0, 0, 0, 1, 1, 2, 2, 2, 2])
-    centers = np.stack([view.Z[positions[y == c]].mean(axis=0) for c in range(3)])
+    # With fade_after=2, class 0 (4 labels) keeps half its weight,
+    # 0.25 * 2 / 4, and class 2 (4 labels) 0.5 * 2 / 4; with fade_after=4
+    # nothing fades.
+    view, positions, y, centers, home = _pulled_classes()
     faded = anchor_centres(centers, view, positions, y, 3, seed=0, fade_after=2)
-    np.testing.assert_allclose(faded[0], 0.125 * medians[home[0]] + 0.875 * centers[0])
+    np.testing.assert_allclose(faded[0], 0.125 * home[0] + 0.875 * centers[0])
     np.testing.assert_allclose(faded[1], centers[1])
-    np.testing.assert_allclose(faded[2], 0.25 * medians[home[2]] + 0.75 * centers[2])
+    np.testing.assert_allclose(faded[2], 0.25 * home[2] + 0.75 * centers[2])
     np.testing.assert_allclose(anchor_centres(centers, view, positions, y, 3, seed=0, fade_after=4),
                                anchor_centres(centers, view, positions, y, 3, seed=0))
 

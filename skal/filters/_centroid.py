@@ -154,9 +154,10 @@ class CentroidFilter(NoiseFilter):
         whose label-made centres are reliable by then
         (``docs/benchmarks/nas_protocol.md``). It costs: the first
         round's filtering on a 50,000 x 512 pool takes 0.31-0.47 s instead
-        of 0.12-0.18 s (the kNN graph and spectral embedding of the sampled rows,
-        once per pool, and a k-means of the pool's opinion for each number
-        of classes seen); ``False`` gives the centres of the labels alone.
+        of 0.12-0.18 s (the kNN graph and spectral embedding of the sampled
+        rows, once per pool, and a k-means of the pool's opinion for each
+        number of classes seen); ``False`` gives the centres of the labels
+        alone.
     anchor_fade_after : int or None, default=None
         With ``anchor_to_pool``, the pull of a class with ``n`` labels is
         multiplied by ``min(1, anchor_fade_after / n)``: it fades as the

@@ -22,8 +22,8 @@ from ._pool import PoolView
 __all__ = ["anchor_centres", "pool_communities"]
 
 # At most this many pool rows are clustered (their kNN graph and spectral
-# embedding once per pool, widened when more classes appear); the other rows, labeled ones
-# included, join the community of their nearest clustered row.
+# embedding once per pool, widened when more classes appear); the other rows,
+# labeled ones included, join the community of their nearest clustered row.
 _COMMUNITY_SAMPLE = 2048
 # Neighbours per row in the graph whose communities are sought.
 _N_NEIGHBORS = 10
