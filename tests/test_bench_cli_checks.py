@@ -249,13 +249,17 @@ def _closed_port() -> int:
         return s.getsockname()[1]
 
 
+# The closed port is found when the test runs, not at collection: a port in
+# the test's id would differ between pytest-xdist's workers, which then refuse
+# to run the suite ("Different tests were collected").
 @pytest.mark.parametrize("address, message", [
-    (f"tcp://127.0.0.1:{_closed_port()}",
-     "no dask scheduler reachable within 10 s (Connection refused)"),
+    ("closed-port", "no dask scheduler reachable within 10 s (Connection refused)"),
     ("nonsense", "--scheduler 'nonsense' is not a dask address"),
 ])
 def test_unreachable_scheduler_fails_fast(address, message, capsys, no_cell_runs):
     pytest.importorskip("distributed")
+    if address == "closed-port":
+        address = f"tcp://127.0.0.1:{_closed_port()}"
     t0 = time.perf_counter()
     assert main(["bench", "--backend", "dask", "--scheduler", address, "--no-progress",
                  "--strategies", "random", "--filters", "none"]) == 2
