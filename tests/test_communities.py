@@ -120,7 +120,10 @@ def test_the_filter_passes_its_fading_to_the_anchor(monkeypatch):
     CentroidFilter(anchor_fade_after=3, random_state=0).fit_filter(
         X[positions], y, X_pool=X, sample_indices=positions)
     CentroidFilter(random_state=0).fit_filter(X[positions], y, X_pool=X, sample_indices=positions)
-    assert seen == [3, None]
+    CentroidFilter(anchor_fade_after=None, random_state=0).fit_filter(
+        X[positions], y, X_pool=X, sample_indices=positions)
+    # The default fades after 5 labels; None turns the fading off.
+    assert seen == [3, 5, None]
 
 
 def test_a_community_without_two_labels_or_led_by_another_class_does_not_pull():

@@ -84,9 +84,13 @@ class CentroidFilter(NoiseFilter):
     normalize : bool, default=True
         Project the rows onto the unit sphere first, so that distances compare
         directions (embeddings of different norms, cosine geometry).
-    min_class_count : int, default=3
-        Labels of classes with fewer labels are kept unjudged: one or two
-        points do not make a robust centre.
+    min_class_count : int, default=1
+        Labels of classes with fewer labels are kept unjudged. With centres
+        anchored to the pool (``anchor_to_pool``), a class of one or two
+        labels has a centre worth judging by, so every label is judged; the
+        default since 2026-12-04, together with ``anchor_fade_after=5``
+        (below). Without a pool, one or two points do not make a robust
+        centre: 3 keeps such classes unjudged (the default before).
     propose_below : float in (0, 1] or None, default=0.5
         A doubted label gets the class of its nearest other centre as the
         proposed label (``train_on="relabel"``) only when its calibrated
@@ -143,34 +147,37 @@ class CentroidFilter(NoiseFilter):
         since it had the best mean of the default's four selection cells on
         the digits among the candidates that lose nothing without noise
         (seeds 0-4, 69.12 against 68.17). In the paper protocol (NAS,
-        ``train_on="relabel"``, 10 seeds, against ``False`` in the same
+        ``train_on="relabel"``, 10 seeds, unfaded and judging classes of 3
+        labels or more, against ``False`` in the same
         code) it added 1.7-2.8 points at 50 % noise on the digits and 0.7-1.1
         on MNIST-5k, lifting the NAS selection effect at 50 % on the digits
         to +3.0 (ProbCover) and +3.3 (MaxHerding); on MNIST-5k MaxHerding
         lost 0.8 points at 30 % and 0.6 without noise, and under
         pair-asymmetric noise the default lost 0.5-0.9 points to the one
-        before. It is made for 1 to 5 labels per class: on the digits at 4
-        to 20 labels per class it scored 1.7-2.4 points below ``False``,
-        whose label-made centres are reliable by then
-        (``docs/benchmarks/nas_protocol.md``). It costs: the first
+        before. Unfaded, it is made for 1 to 5 labels per class: on the
+        digits at 4 to 20 labels per class it scored 1.7-2.4 points below
+        ``False``, whose label-made centres are reliable by then; the
+        default fades it (``anchor_fade_after``). It costs: the first
         round's filtering on a 50,000 x 512 pool takes 0.31-0.47 s instead
         of 0.12-0.18 s (the kNN graph and spectral embedding of the sampled
         rows, once per pool, and a k-means of the pool's opinion for each
         number of classes seen); ``False`` gives the centres of the labels
         alone.
-    anchor_fade_after : int or None, default=None
+    anchor_fade_after : int or None, default=5
         With ``anchor_to_pool``, the pull of a class with ``n`` labels is
         multiplied by ``min(1, anchor_fade_after / n)``: it fades as the
         class's own robust centre becomes reliable. ``None``: no fading.
-        The anchor is made for 1 to 5 labels per class and costs beyond
-        (above); on the digits ``anchor_fade_after=5`` scored 69.6 on the
-        four cells of the default's selection rule (seeds 0-4) against 69.1
-        without fading, the same without noise, and at four times the
-        paper's budgets (4 to 20 labels per class) 0.2-1.3 points above
-        ``anchor_to_pool=False`` where ``None`` scored 1.7-2.4 below; but
-        ProbCover's NAS selection effect at 50 % noise fell from +3.0 to
-        +1.2 points. A candidate for the default, not yet run through the
-        whole protocol (``docs/benchmarks/nas_protocol.md``).
+        The unfaded anchor is made for 1 to 5 labels per class and costs
+        beyond: on the digits at 4 to 20 labels per class it scored 1.7-2.4
+        points below ``anchor_to_pool=False``; with ``5`` (the paper's
+        largest per-class budget) it scored 0.2-1.3 points above. Chosen
+        with ``min_class_count=1`` by the default's rule on the digits (mean
+        of the four selection cells, seeds 0-4): 69.97 against 69.12 for
+        the previous default (``anchor_fade_after=None, min_class_count=3``),
+        69.64 with the fading alone and 69.21 with ``min_class_count=1``
+        alone, the same without noise; on the seeds not used to choose,
+        72.36 against 71.89 (5-9) and 70.66 against 70.25 (10-29)
+        (``docs/benchmarks/nas_protocol.md``).
     random_state : int, RandomState instance or None, default=None
         Seeds the pool's k-means (``cluster_agreement``) and its spectral
         communities (``anchor_to_pool``). The learner gives
@@ -235,9 +242,9 @@ class CentroidFilter(NoiseFilter):
     }
     accepts_sparse = True
 
-    def __init__(self, center="geometric_median", *, normalize=True, min_class_count=3,
+    def __init__(self, center="geometric_median", *, normalize=True, min_class_count=1,
                  limit_to_noise_rate=False, propose_below=0.5, cluster_agreement=True,
-                 anchor_to_pool=True, anchor_fade_after=None, random_state=None):
+                 anchor_to_pool=True, anchor_fade_after=5, random_state=None):
         self.center = center
         self.normalize = normalize
         self.min_class_count = min_class_count
