@@ -48,8 +48,12 @@ FILTERS = {"Graph": GraphFilter, "ClusterVote": ClusterVoteFilter, "Centroid": C
            "CentroidNoPool": lambda: CentroidFilter(cluster_agreement=False),
            # Class centres anchored to the pool's spectral communities are the
            # default since 2026-12-04; "Centroid" and "CentroidPool" rows
-           # written before that are today's CentroidNoAnchor.
-           "CentroidNoAnchor": lambda: CentroidFilter(anchor_to_pool=False)}
+           # written before that are today's CentroidNoAnchor (classes of fewer
+           # than 3 labels unjudged, as then).
+           "CentroidNoAnchor": lambda: CentroidFilter(anchor_to_pool=False, min_class_count=3),
+           # The default of the first revision of 2026-12-04: the anchor's pull
+           # not faded, classes of fewer than 3 labels unjudged.
+           "CentroidUnfaded": lambda: CentroidFilter(anchor_fade_after=None, min_class_count=3)}
 STRATEGIES = {"ProbCover": lambda: ProbCover(delta="auto"), "MaxHerding": MaxHerding}
 
 
