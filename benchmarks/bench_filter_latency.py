@@ -45,6 +45,9 @@ FILTERS = {"centroid": CentroidFilter, "graph": GraphFilter, "clustervote": Clus
                                                      anchor_to_pool=False),
            "centroid-anchor": lambda: CentroidFilter(anchor_to_pool=True),
            "centroid-noanchor": lambda: CentroidFilter(anchor_to_pool=False),
+           # The default of the first revision of 2026-12-04: unfaded pull,
+           # classes of fewer than 3 labels unjudged.
+           "centroid-unfaded": lambda: CentroidFilter(anchor_fade_after=None, min_class_count=3),
            "graph-pool": lambda: GraphFilter(graph="pool")}
 
 
