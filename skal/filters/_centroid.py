@@ -88,8 +88,8 @@ class CentroidFilter(NoiseFilter):
         Labels of classes with fewer labels are kept unjudged. With centres
         anchored to the pool (``anchor_to_pool``), a class of one or two
         labels has a centre worth judging by, so every label is judged; the
-        default since 2026-12-04, together with ``anchor_fade_after=5``
-        (below). Without a pool, one or two points do not make a robust
+        default since the second revision of 2026-12-04, together with
+        ``anchor_fade_after=5`` (below). Without a pool, one or two points do not make a robust
         centre: 3 keeps such classes unjudged (the default before).
     propose_below : float in (0, 1] or None, default=0.5
         A doubted label gets the class of its nearest other centre as the
@@ -160,10 +160,10 @@ class CentroidFilter(NoiseFilter):
         default fades it (``anchor_fade_after``). It costs: the first
         round's filtering on a 50,000 x 512 pool takes 0.35-0.55 s with the
         other defaults (over 0.5 s in 2 of 9 runs on a connected pool, at a
-        higher machine load) instead of 0.14-0.22 s (the kNN graph and spectral embedding of the sampled
-        rows, once per pool, and a k-means of the pool's opinion for each
-        number of classes seen); ``False`` gives the centres of the labels
-        alone.
+        higher machine load) instead of 0.14-0.22 s (the kNN graph and
+        spectral embedding of the sampled rows, once per pool, and a k-means
+        of the pool's opinion for each number of classes seen); ``False``
+        gives the centres of the labels alone.
     anchor_fade_after : int or None, default=5
         With ``anchor_to_pool``, the pull of a class with ``n`` labels is
         multiplied by ``min(1, anchor_fade_after / n)``: it fades as the
