@@ -43,7 +43,6 @@ FILTERS = {"centroid": CentroidFilter, "graph": GraphFilter, "clustervote": Clus
            # The centroid rule alone: no pool opinion, centres of the labels only.
            "centroid-nopool": lambda: CentroidFilter(cluster_agreement=False,
                                                      anchor_to_pool=False),
-           "centroid-anchor": lambda: CentroidFilter(anchor_to_pool=True),
            "centroid-noanchor": lambda: CentroidFilter(anchor_to_pool=False),
            # The default of the first revision of 2026-12-04: unfaded pull,
            # classes of fewer than 3 labels unjudged.

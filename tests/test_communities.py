@@ -1,6 +1,7 @@
 """The pool's spectral communities and the centres they anchor (``CentroidFilter(anchor_to_pool=True)``)."""
 
 import numpy as np
+import pytest
 
 from skal.filters import CentroidFilter, _communities
 from skal.filters._centroid import geometric_median
@@ -249,8 +250,6 @@ def test_a_graph_of_more_components_than_classes_is_not_cut():
 
 
 def test_anchor_fade_after_must_be_a_positive_integer():
-    import pytest
-
     X, positions, y = _three_wrong_answers()
     for bad in (0, 2.5, "5"):
         with pytest.raises((ValueError, TypeError), match="anchor_fade_after"):
