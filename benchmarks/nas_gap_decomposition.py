@@ -33,6 +33,14 @@ clusters' second opinion:
 - ``default, told the class centres``;
 - ``default, told the class centres, no pool clusters``.
 
+And what naming the pool's communities from the labels costs: the default
+told which of its spectral communities holds which class (each class named
+to the community holding most of its pool rows), every class pulled toward
+its community by the default's weight (the share of its labels outside it,
+faded), the communities and everything else as the default's:
+
+- ``default, told which community is which class``.
+
 An analysis tool, not an API: it replaces two steps of the learner's round
 (``skal._nas._steps.selection_covering`` and ``training_positions`` /
 ``training_set``) for the learners it builds, in every worker.
@@ -58,6 +66,7 @@ from protocol_grid import Noise, Row, accuracy_by_seed, ideal_filter, run_grid, 
 from skal import NoiseAwareActiveLearner  # noqa: E402
 from skal.filters import CentroidFilter  # noqa: E402
 from skal.filters._centroid import geometric_median  # noqa: E402
+from skal.filters._communities import community_of, pool_communities  # noqa: E402
 
 
 class TrueCentresFilter(CentroidFilter):
@@ -76,6 +85,42 @@ class TrueCentresFilter(CentroidFilter):
 
     def _class_centres(self, Z, y, n_classes):
         return np.asarray(self.centres, dtype=np.float64)[self.classes_.astype(np.int64)]
+
+
+class TrueNamesFilter(CentroidFilter):
+    """The default's filter, told which pool community holds which class (analysis only).
+
+    ``y_pool`` holds the pool's true labels, by pool row. The default names the
+    communities by the one-to-one assignment that agrees with the most labels
+    and pulls only classes with two labels or more in their community; this
+    one names each class's community by the pool's truth (the community
+    holding most of the class's pool rows) and pulls every class by the
+    default's weight. The labels' correctness is not told: a class whose
+    labels all sit in its community keeps its own centre.
+    """
+
+    def __init__(self, y_pool=None, *, random_state=None):
+        super().__init__(random_state=random_state)
+        self.y_pool = y_pool
+
+    def _anchor_centres(self, centers, view, positions, y, n_classes, seed):
+        out = np.array(centers, dtype=np.float64, copy=True)
+        rows, labels, medians = pool_communities(view, n_classes, seed)
+        if labels is None:
+            return out
+        community = community_of(view, np.asarray(positions), rows, labels)
+        counts = np.zeros((len(medians), n_classes))
+        np.add.at(counts, (community, y), 1.0)
+        truth = np.asarray(self.y_pool)[rows]
+        for c in range(n_classes):
+            members = labels[truth == self.classes_[c]]
+            if members.size == 0:
+                continue
+            m = int(np.bincount(members).argmax())
+            n_labels = counts[:, c].sum()
+            weight = (1.0 - counts[m, c] / n_labels) * min(1.0, self.anchor_fade_after / n_labels)
+            out[c] = weight * medians[m] + (1.0 - weight) * out[c]
+        return out
 
 
 def true_class_centres(X: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -184,6 +229,12 @@ def rows(strategy: str, y_pool: np.ndarray, centres: np.ndarray | None = None) -
                 default("no wrong relabel"), train_on=rec["train_on"]),
             Row("training with the right labels the filter dropped", strategy, "nas",
                 default("dropped right restored"), train_on=rec["train_on"])]
+    grid.append(Row("default, told which community is which class", strategy, "nas",
+                    lambda seed, n: NoiseAwareActiveLearner(
+                        strat(), TrueNamesFilter(y_pool), train_on=rec["train_on"],
+                        noise_dropout=rec["noise_dropout"], random_state=seed,
+                        delta_schedule=schedule_of(policy)),
+                    train_on=rec["train_on"]))
     if centres is not None:
         grid += [Row("default, told the class centres", strategy, "nas", told_centres(True),
                      train_on=rec["train_on"]),

@@ -126,3 +126,32 @@ def test_the_rows_told_the_centres_judge_by_them(digits_600, cluster_agreement):
         expected = ~judged | (own <= dist.min(axis=1) + 1e-12)
         np.testing.assert_array_equal(est.clean_mask_, expected)
     assert gap.rows("ProbCover", oracle.y_true)[-1].name != name
+
+
+def test_the_row_told_the_names_pulls_each_class_to_its_true_community():
+    import nas_gap_decomposition as gap
+
+    from skal.filters import CentroidFilter
+    from skal.filters._centroid import geometric_median
+
+    rng = np.random.default_rng(0)
+    left = np.c_[np.ones(20), 0.05 * rng.standard_normal(20)]
+    right = np.c_[0.05 * rng.standard_normal(20), np.ones(20)]
+    X_pool = np.vstack([left, right])
+    y_pool = np.r_[np.zeros(20, int), np.ones(20, int)]
+    # Class 0: one right answer (row 0) and one wrong (row 20); class 1: row 21.
+    idx, labels = np.array([0, 20, 21]), np.array([0, 0, 1])
+    told = gap.TrueNamesFilter(y_pool, random_state=0)
+    told.fit_filter(X_pool[idx], labels, X_pool=X_pool, sample_indices=idx)
+    Z = X_pool / np.linalg.norm(X_pool, axis=1, keepdims=True)
+    own = (Z[0] + Z[20]) / 2  # a two-label class's geometric median: their midpoint
+    # Class 0 is named to the left community (all of its pool rows), holds half of
+    # its labels there, and moves half-way to that community's median ...
+    np.testing.assert_allclose(told.centers_[0], 0.5 * geometric_median(Z[:20]) + 0.5 * own,
+                               atol=1e-5)
+    # ... class 1's only label sits in its community: its centre stays on it.
+    np.testing.assert_allclose(told.centers_[1], Z[21], atol=1e-9)
+    # The default needs two labels of a class in one community to move it.
+    default = CentroidFilter(random_state=0)
+    default.fit_filter(X_pool[idx], labels, X_pool=X_pool, sample_indices=idx)
+    np.testing.assert_allclose(default.centers_[0], own, atol=1e-9)

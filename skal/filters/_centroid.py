@@ -284,8 +284,7 @@ class CentroidFilter(NoiseFilter):
             # without this option.
             seed = (None if self.random_state is None
                     else int(copy.deepcopy(rng).integers(0, 2**31 - 1, size=2)[1]))
-            centers = anchor_centres(centers, view, positions, y, n_classes, seed,
-                                     fade_after=self.anchor_fade_after)
+            centers = self._anchor_centres(centers, view, positions, y, n_classes, seed)
         # Squared distances through one matrix product; clip the round-off.
         z_sq = (np.asarray(Z.multiply(Z).sum(axis=1)).ravel() if sp.issparse(Z)
                 else np.einsum("ij,ij->i", Z, Z))
@@ -360,6 +359,17 @@ class CentroidFilter(NoiseFilter):
             else:
                 centers[c] = geometric_median(members)
         return centers
+
+    def _anchor_centres(self, centers, view, positions, y, n_classes: int, seed) -> np.ndarray:
+        """The class centres moved toward the pool's communities (``anchor_to_pool``).
+
+        A method of its own, like :meth:`_class_centres`, so that an analysis
+        can name the communities another way
+        (``benchmarks/nas_gap_decomposition.py`` tells it which community
+        holds which class, to measure what naming them from the labels costs).
+        """
+        return anchor_centres(centers, view, positions, y, n_classes, seed,
+                              fade_after=self.anchor_fade_after)
 
     def _agree_with_pool(self, y, n_classes, keep, says, rng, view, positions):
         """Combine the centroid rule with the pool clusters' classes (``cluster_agreement``).
