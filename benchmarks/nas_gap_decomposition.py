@@ -66,7 +66,7 @@ from protocol_grid import Noise, Row, accuracy_by_seed, ideal_filter, run_grid, 
 from skal import NoiseAwareActiveLearner  # noqa: E402
 from skal.filters import CentroidFilter  # noqa: E402
 from skal.filters._centroid import geometric_median  # noqa: E402
-from skal.filters._communities import community_of, pool_communities  # noqa: E402
+from skal.filters._communities import community_votes, pulled_centre  # noqa: E402
 
 
 class TrueCentresFilter(CentroidFilter):
@@ -105,21 +105,18 @@ class TrueNamesFilter(CentroidFilter):
 
     def _anchor_centres(self, centers, view, positions, y, n_classes, seed):
         out = np.array(centers, dtype=np.float64, copy=True)
-        rows, labels, medians = pool_communities(view, n_classes, seed)
-        if labels is None:
+        votes = community_votes(view, positions, y, n_classes, seed)
+        if votes is None:
             return out
-        community = community_of(view, np.asarray(positions), rows, labels)
-        counts = np.zeros((len(medians), n_classes))
-        np.add.at(counts, (community, y), 1.0)
+        rows, labels, medians, counts = votes
         truth = np.asarray(self.y_pool)[rows]
         for c in range(n_classes):
             members = labels[truth == self.classes_[c]]
             if members.size == 0:
                 continue
             m = int(np.bincount(members).argmax())
-            n_labels = counts[:, c].sum()
-            weight = (1.0 - counts[m, c] / n_labels) * min(1.0, self.anchor_fade_after / n_labels)
-            out[c] = weight * medians[m] + (1.0 - weight) * out[c]
+            out[c] = pulled_centre(out[c], medians[m], counts[m, c], counts[:, c].sum(),
+                                   self.anchor_fade_after)
         return out
 
 

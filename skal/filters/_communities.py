@@ -307,20 +307,43 @@ def anchor_centres(centers: np.ndarray, view: PoolView, positions: np.ndarray, y
     if np.bincount(y, minlength=n_classes).max() < 2:
         # No class could gather the two votes a pull needs: nothing to cut.
         return out
+    votes = community_votes(view, positions, y, n_classes, seed)
+    if votes is None:
+        return out
+    _, _, medians, counts = votes
+    matched_rows, matched_classes = linear_sum_assignment(counts, maximize=True)
+    for m, c in zip(matched_rows, matched_classes):
+        if counts[m, c] < 2 or counts[m, c] < counts[m].max():
+            continue
+        out[c] = pulled_centre(out[c], medians[m], counts[m, c], counts[:, c].sum(), fade_after)
+    return out
+
+
+def community_votes(view: PoolView, positions: np.ndarray, y: np.ndarray, n_classes: int,
+                    seed: int | None):
+    """The pool's communities and how many labels of each class each one holds.
+
+    Returns ``(rows, labels, medians, counts)``: the first three as
+    :func:`pool_communities` gives them, ``counts[m, c]`` the labels of class
+    ``c`` whose pool row lies in community ``m``; ``None`` when the pool
+    cannot be cut.
+    """
     rows, labels, medians = pool_communities(view, n_classes, seed)
     if labels is None:
-        return out
+        return None
     community = community_of(view, np.asarray(positions), rows, labels)
     counts = np.zeros((len(medians), n_classes))
     np.add.at(counts, (community, y), 1.0)
-    matched_rows, matched_classes = linear_sum_assignment(counts, maximize=True)
-    for m, c in zip(matched_rows, matched_classes):
-        votes = counts[m, c]
-        if votes < 2 or votes < counts[m].max():
-            continue
-        n_labels = counts[:, c].sum()
-        weight = 1.0 - votes / n_labels
-        if fade_after is not None:
-            weight *= min(1.0, fade_after / n_labels)
-        out[c] = weight * medians[m] + (1.0 - weight) * out[c]
-    return out
+    return rows, labels, medians, counts
+
+
+def pulled_centre(centre: np.ndarray, median: np.ndarray, inside: float, n_labels: float,
+                  fade_after: int | None) -> np.ndarray:
+    """``centre`` moved toward ``median`` by the share of its ``n_labels`` labels not ``inside``.
+
+    With ``fade_after``, that weight is multiplied by ``min(1, fade_after / n_labels)``.
+    """
+    weight = 1.0 - inside / n_labels
+    if fade_after is not None:
+        weight *= min(1.0, fade_after / n_labels)
+    return weight * median + (1.0 - weight) * centre
