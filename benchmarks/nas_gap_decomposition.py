@@ -37,9 +37,15 @@ And what naming the pool's communities from the labels costs: the default
 told which of its spectral communities holds which class (each class named
 to the community holding most of its pool rows), every class pulled toward
 its community by the default's weight (the share of its labels outside it,
-faded), the communities and everything else as the default's:
+faded), the communities and everything else as the default's; the same
+told names with the pull unfaded and without the pool clusters' opinion
+(the two guards against wrong names); and, for comparison, the default's own
+naming with those two guards dropped (``CentroidFilter(anchor_fade_after=None,
+cluster_agreement=False)``, a setting a user can choose):
 
-- ``default, told which community is which class``.
+- ``default, told which community is which class``;
+- ``default, told which community is which class, unfaded, no pool clusters``;
+- ``default, unfaded, no pool clusters``.
 
 An analysis tool, not an API: it replaces two steps of the learner's round
 (``skal._nas._steps.selection_covering`` and ``training_positions`` /
@@ -97,10 +103,15 @@ class TrueNamesFilter(CentroidFilter):
     holding most of the class's pool rows) and pulls every class by the
     default's weight. The labels' correctness is not told: a class whose
     labels all sit in its community keeps its own centre.
+    ``anchor_fade_after`` and ``cluster_agreement`` are the default's
+    parameters, so that the analysis can also drop the fading and the pool
+    clusters' opinion, both of which guard against wrongly named communities.
     """
 
-    def __init__(self, y_pool=None, *, random_state=None):
-        super().__init__(random_state=random_state)
+    def __init__(self, y_pool=None, *, anchor_fade_after=5, cluster_agreement=True,
+                 random_state=None):
+        super().__init__(anchor_fade_after=anchor_fade_after,
+                         cluster_agreement=cluster_agreement, random_state=random_state)
         self.y_pool = y_pool
 
     def _anchor_centres(self, centers, view, positions, y, n_classes, seed):
@@ -226,12 +237,20 @@ def rows(strategy: str, y_pool: np.ndarray, centres: np.ndarray | None = None) -
                 default("no wrong relabel"), train_on=rec["train_on"]),
             Row("training with the right labels the filter dropped", strategy, "nas",
                 default("dropped right restored"), train_on=rec["train_on"])]
-    grid.append(Row("default, told which community is which class", strategy, "nas",
-                    lambda seed, n: NoiseAwareActiveLearner(
-                        strat(), TrueNamesFilter(y_pool), train_on=rec["train_on"],
-                        noise_dropout=rec["noise_dropout"], random_state=seed,
-                        delta_schedule=schedule_of(policy)),
-                    train_on=rec["train_on"]))
+    def with_filter(make_filter):
+        return lambda seed, n: NoiseAwareActiveLearner(
+            strat(), make_filter(), train_on=rec["train_on"],
+            noise_dropout=rec["noise_dropout"], random_state=seed,
+            delta_schedule=schedule_of(policy))
+
+    unguarded = {"anchor_fade_after": None, "cluster_agreement": False}
+    grid += [Row("default, told which community is which class", strategy, "nas",
+                 with_filter(lambda: TrueNamesFilter(y_pool)), train_on=rec["train_on"]),
+             Row("default, told which community is which class, unfaded, no pool clusters",
+                 strategy, "nas", with_filter(lambda: TrueNamesFilter(y_pool, **unguarded)),
+                 train_on=rec["train_on"]),
+             Row("default, unfaded, no pool clusters", strategy, "nas",
+                 with_filter(lambda: rec["filter"](**unguarded)), train_on=rec["train_on"])]
     if centres is not None:
         grid += [Row("default, told the class centres", strategy, "nas", told_centres(True),
                      train_on=rec["train_on"]),

@@ -155,3 +155,38 @@ def test_the_row_told_the_names_pulls_each_class_to_its_true_community():
     default = CentroidFilter(random_state=0)
     default.fit_filter(X_pool[idx], labels, X_pool=X_pool, sample_indices=idx)
     np.testing.assert_allclose(default.centers_[0], own, atol=1e-9)
+
+
+def test_the_unguarded_told_names_pull_by_the_whole_weight_without_the_pool_clusters():
+    import nas_gap_decomposition as gap
+
+    from skal.filters._centroid import geometric_median
+
+    rng = np.random.default_rng(1)
+    left = np.c_[np.ones(20), 0.05 * rng.standard_normal(20)]
+    right = np.c_[0.05 * rng.standard_normal(20), np.ones(20)]
+    X_pool = np.vstack([left, right])
+    y_pool = np.r_[np.zeros(20, int), np.ones(20, int)]
+    # Class 0: twelve labels, six right (left rows) and six wrong (right rows);
+    # class 1: one right label. Class 0's pull weight is 6 / 12 = 0.5.
+    idx = np.r_[np.arange(6), np.arange(20, 26), 30]
+    labels = np.r_[np.zeros(12, int), 1]
+    Z = X_pool / np.linalg.norm(X_pool, axis=1, keepdims=True)
+    own = geometric_median(Z[idx[:12]])
+    target = geometric_median(Z[:20])
+    faded = gap.TrueNamesFilter(y_pool, random_state=0)
+    unguarded = gap.TrueNamesFilter(y_pool, anchor_fade_after=None, cluster_agreement=False,
+                                    random_state=0)
+    for flt in (faded, unguarded):
+        flt.fit_filter(X_pool[idx], labels, X_pool=X_pool, sample_indices=idx)
+    # The default fades a twelve-label class's pull by 5 / 12; unfaded it is whole.
+    w = 0.5 * 5 / 12
+    np.testing.assert_allclose(faded.centers_[0], w * target + (1 - w) * own, atol=1e-5)
+    np.testing.assert_allclose(unguarded.centers_[0], 0.5 * target + 0.5 * own, atol=1e-5)
+    # Without the pool clusters' opinion, the centroid rule decides alone: every
+    # wrong label of class 0 (now nearer class 1's centre) is doubted.
+    assert unguarded.cluster_classes_ is None
+    np.testing.assert_array_equal(unguarded.clean_mask_[6:12], False)
+    names = [r.name for r in gap.rows("MaxHerding", y_pool)]
+    assert "default, told which community is which class, unfaded, no pool clusters" in names
+    assert "default, unfaded, no pool clusters" in names
