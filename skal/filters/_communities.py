@@ -19,7 +19,7 @@ from scipy.optimize import linear_sum_assignment
 
 from ._pool import PoolView
 
-__all__ = ["anchor_centres", "pool_communities"]
+__all__ = ["anchor_centres", "pool_communities", "pulled_pairs"]
 
 # At most this many pool rows are clustered (their kNN graph and spectral
 # embedding once per pool, widened when more classes appear); the other rows,
@@ -311,12 +311,21 @@ def anchor_centres(centers: np.ndarray, view: PoolView, positions: np.ndarray, y
     if votes is None:
         return out
     _, _, medians, counts = votes
-    matched_rows, matched_classes = linear_sum_assignment(counts, maximize=True)
-    for m, c in zip(matched_rows, matched_classes):
-        if counts[m, c] < 2 or counts[m, c] < counts[m].max():
-            continue
+    for m, c in pulled_pairs(counts):
         out[c] = pulled_centre(out[c], medians[m], counts[m, c], counts[:, c].sum(), fade_after)
     return out
+
+
+def pulled_pairs(counts: np.ndarray) -> list[tuple[int, int]]:
+    """The (community, class) pairs :func:`anchor_centres` pulls, from the vote table.
+
+    The communities are named by the one-to-one assignment that agrees with
+    the most labels; a pair counts when the community holds at least two of
+    the class's labels and more of them than of any other class.
+    """
+    matched_rows, matched_classes = linear_sum_assignment(counts, maximize=True)
+    return [(int(m), int(c)) for m, c in zip(matched_rows, matched_classes)
+            if counts[m, c] >= 2 and counts[m, c] >= counts[m].max()]
 
 
 def community_votes(view: PoolView, positions: np.ndarray, y: np.ndarray, n_classes: int,
