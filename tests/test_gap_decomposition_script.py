@@ -128,17 +128,21 @@ def test_the_rows_told_the_centres_judge_by_them(digits_600, cluster_agreement):
     assert gap.rows("ProbCover", oracle.y_true)[-1].name != name
 
 
+def _two_groups(seed):
+    """A pool of two tight groups of 20 rows (class 0 along the first axis, class 1 the second)."""
+    rng = np.random.default_rng(seed)
+    left = np.c_[np.ones(20), 0.05 * rng.standard_normal(20)]
+    right = np.c_[0.05 * rng.standard_normal(20), np.ones(20)]
+    return np.vstack([left, right]), np.r_[np.zeros(20, int), np.ones(20, int)]
+
+
 def test_the_row_told_the_names_pulls_each_class_to_its_true_community():
     import nas_gap_decomposition as gap
 
     from skal.filters import CentroidFilter
     from skal.filters._centroid import geometric_median
 
-    rng = np.random.default_rng(0)
-    left = np.c_[np.ones(20), 0.05 * rng.standard_normal(20)]
-    right = np.c_[0.05 * rng.standard_normal(20), np.ones(20)]
-    X_pool = np.vstack([left, right])
-    y_pool = np.r_[np.zeros(20, int), np.ones(20, int)]
+    X_pool, y_pool = _two_groups(seed=0)
     # Class 0: one right answer (row 0) and one wrong (row 20); class 1: row 21.
     idx, labels = np.array([0, 20, 21]), np.array([0, 0, 1])
     told = gap.TrueNamesFilter(y_pool, random_state=0)
@@ -162,11 +166,7 @@ def test_the_unguarded_told_names_pull_by_the_whole_weight_without_the_pool_clus
 
     from skal.filters._centroid import geometric_median
 
-    rng = np.random.default_rng(1)
-    left = np.c_[np.ones(20), 0.05 * rng.standard_normal(20)]
-    right = np.c_[0.05 * rng.standard_normal(20), np.ones(20)]
-    X_pool = np.vstack([left, right])
-    y_pool = np.r_[np.zeros(20, int), np.ones(20, int)]
+    X_pool, y_pool = _two_groups(seed=1)
     # Class 0: twelve labels, six right (left rows) and six wrong (right rows);
     # class 1: one right label. Class 0's pull weight is 6 / 12 = 0.5.
     idx = np.r_[np.arange(6), np.arange(20, 26), 30]
