@@ -217,6 +217,40 @@ def targets_table(summary: dict, dataset: str, split_seed: int | None = None) ->
     return "\n".join(lines) + "\n"
 
 
+def share_by_rounds(summary: dict, dataset: str, spans=((1, 2), (3, 5))) -> str:
+    """Markdown: the default's share of the ideal gap over each span of rounds, noisy settings.
+
+    ``spans`` are inclusive ranges of round numbers (1-based). The share of a
+    span is computed as the table's, on the mean accuracy over its rounds;
+    the interval is :func:`share_interval`'s. It shows where in the run the
+    default falls short of the ceiling (the first rounds hold too few labels
+    to name the pool's communities).
+    """
+    head = "| strategy | noise | " + " | ".join(f"rounds {a}–{b}" for a, b in spans) + " |"
+    lines = [head, "|---|---|" + "---:|" * len(spans)]
+    for key in sorted((k for k in summary if k[0] == dataset),
+                      key=lambda k: (k[1] != "ProbCover", _noise_order(k[2]))):
+        stats = summary[key]
+        plain, dflt = _pick(stats, "plain"), _pick(stats, "nas", default=True)
+        ideals = [s for s in stats.values() if s["kind"].startswith("ideal")]
+        noiseless = float(key[2].split()[1].rstrip("%")) == 0
+        if noiseless or plain is None or dflt is None or not ideals or np.isnan(dflt["gap"]):
+            continue
+        top = max(ideals, key=lambda s: s["mean"].mean())
+        cells = []
+        for a, b in spans:
+            cols = slice(a - 1, b)
+            row, low, high = (s["acc"][:, cols].mean(axis=1) for s in (dflt, plain, top))
+            possible = (high - low).mean()
+            if possible <= 0.005:
+                cells.append("–")
+                continue
+            lo, hi = share_interval(row, low, high)
+            cells.append(f"{(row - low).mean() / possible:.0%} ({lo:.0%}–{hi:.0%})")
+        lines.append(f"| {key[1]} | {key[2]} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def plot(summary: dict, dataset: str, path: str) -> None:
     """Learning curves (mean ± 1 std over seeds) per strategy × noise setting."""
     import matplotlib

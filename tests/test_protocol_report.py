@@ -35,3 +35,22 @@ def test_share_interval_matches_a_naive_bootstrap():
     shares = [np.mean(row[i] - plain[i]) / np.mean(ideal[i] - plain[i]) for i in draws]
     assert (lo, hi) == pytest.approx(tuple(np.percentile(shares, [2.5, 97.5])))
     assert lo < np.mean(row - plain) / np.mean(ideal - plain) < hi
+
+
+def test_share_by_rounds_splits_the_share_by_hand():
+    # Two seeds, four rounds: the default closes half the gap in rounds 1-2
+    # and all of it in rounds 3-4 (gaps 0.2 and 0.1 in every round).
+    plain = np.array([[0.3, 0.4, 0.5, 0.6], [0.3, 0.4, 0.5, 0.6]])
+    ideal = plain + np.array([0.2, 0.2, 0.1, 0.1])
+    default = plain + np.array([0.1, 0.1, 0.1, 0.1])
+    rows = []
+    for name, kind, acc in [("plain", "plain", plain), ("NAS + IdealFilter", "ideal nas", ideal),
+                            ("NAS + F (default)", "nas", default)]:
+        for seed in range(2):
+            for t in range(4):
+                rows.append({"dataset": "d", "strategy": "S", "noise": "symm 50%", "row": name,
+                             "kind": kind, "seed": seed, "round": t + 1, "n_labeled": 10 * (t + 1),
+                             "accuracy": acc[seed, t], "filter_f1": 1.0})
+    text = report.share_by_rounds(report.summarize(rows), "d", spans=((1, 2), (3, 4)))
+    line = text.splitlines()[-1]
+    assert line == "| S | symm 50% | 50% (50%–50%) | 100% (100%–100%) |"
