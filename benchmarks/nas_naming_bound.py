@@ -17,7 +17,7 @@ community's most probable class.
 
 Columns, per strategy, noise and round (mean over seeds): classes seen;
 communities the default pulls a class toward (a one-to-one match holding two
-labels of the class or more, and more of them than of any other class) and
+labels of the class or more, and no fewer of them than of any other class) and
 how many of those rightly; communities rightly named by the most probable
 class of each (the Bayes rule); the posterior's expected number of right
 names; names of posterior probability >= 0.9 and how many of those rightly.

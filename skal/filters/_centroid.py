@@ -136,7 +136,7 @@ class CentroidFilter(NoiseFilter):
         spectral communities as there are classes, the communities are named
         by the one-to-one assignment that agrees with the most labels, and a
         class matched to a community holding at least two of its labels (and
-        more than of any other class) moves to ``w * median(community) +
+        no fewer than of any other class) moves to ``w * median(community) +
         (1 - w) * centre``, with ``w`` the share of its labels outside the
         community (:func:`~skal.filters._communities.anchor_centres`); when
         the sampled rows' graph falls into more connected components than

@@ -253,7 +253,7 @@ def anchor_centres(centers: np.ndarray, view: PoolView, positions: np.ndarray, y
     The communities are named by the one-to-one assignment that agrees with
     the most labels (Hungarian method on the community x label count table).
     Class ``c`` matched to community ``m`` is moved when ``m`` holds at least
-    two of its labels and more of them than of any other class; it moves to
+    two of its labels and no fewer of them than of any other class; it moves to
     ``w * median(m) + (1 - w) * centre``, with ``w`` the share of ``c``'s labels
     that lie outside ``m``: a class whose labels all sit in its community keeps
     its own centre, one whose labels are scattered by wrong answers takes the
@@ -321,7 +321,7 @@ def pulled_pairs(counts: np.ndarray) -> list[tuple[int, int]]:
 
     The communities are named by the one-to-one assignment that agrees with
     the most labels; a pair counts when the community holds at least two of
-    the class's labels and more of them than of any other class.
+    the class's labels and no fewer of them than of any other class.
     """
     matched_rows, matched_classes = linear_sum_assignment(counts, maximize=True)
     return [(int(m), int(c)) for m, c in zip(matched_rows, matched_classes)
