@@ -127,7 +127,7 @@ def one_run(strategy: str, rate: float, seed: int, X, y) -> list[list[float]]:
         rows, labels, counts, classes = _RecordingFilter.records[-1]
         truth = np.array([np.bincount(y[rows[labels == m]], minlength=n_classes).argmax()
                           for m in range(counts.shape[0])])
-        pulls = pulled_pairs(counts) if counts.sum(axis=0).max() >= 2 else []
+        pulls = pulled_pairs(counts)  # empty when no class has two labels, as in the anchor
         marg = naming_marginals(counts, ratio)
         bayes = classes[marg.argmax(axis=1)] == truth
         sure = marg.max(axis=1) >= SURE

@@ -159,8 +159,8 @@ class CentroidFilter(NoiseFilter):
         ``False``, whose label-made centres are reliable by then; the
         default fades it (``anchor_fade_after``). It costs: the first
         round's filtering on a 50,000 x 512 pool takes 0.35-0.55 s with the
-        other defaults (over 0.5 s in 2 of 9 runs on a connected pool, at a
-        higher machine load) instead of 0.14-0.22 s (the kNN graph and
+        other defaults (over 0.5 s in 4 of 15 runs on a connected pool, by
+        at most 0.05 s) instead of 0.14-0.22 s (the kNN graph and
         spectral embedding of the sampled rows, once per pool, and a k-means
         of the pool's opinion for each number of classes seen); ``False``
         gives the centres of the labels alone.
