@@ -182,7 +182,10 @@ def _install_truth_hooks() -> None:
         ledger = est._ledger
         if truth_for == "training":
             return ledger.X[pos], ledger.labels_array[pos], None
-        X_train, y_train, weights = train_set(est, pos)
+        # Restored labels train under their given label alone, so the rows
+        # stay one per position (no soft proposal spread over classes).
+        X_train, y_train, weights = train_set(est, pos,
+                                              soft=truth_for != "dropped right restored")
         if truth_for == "dropped right restored":
             right = ~est._true_noisy[ledger.idx][pos]
             y_train = np.where(right, ledger.labels_array[pos], y_train)

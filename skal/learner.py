@@ -104,7 +104,12 @@ class NoiseAwareActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator
         labels plus, for doubted ones, the label the filter proposes instead
         (``proposed_labels_`` of filters that propose one, such as
         :class:`~skal.filters.GraphFilter`; doubted labels without a proposal
-        are left out).
+        are left out). A filter that proposes a distribution over the classes
+        (``proposal_proba_``, :class:`~skal.filters.CentroidFilter` for the
+        doubted labels of pool communities its labels leave unnamed) has that
+        label's row trained once per class, weighted by the class's
+        probability, when the estimator's ``fit`` takes ``sample_weight``
+        (otherwise on its most probable class).
     noise_rate : float in [0, 1], default=0.0
         :meth:`fit` only: corrupt ``y`` with this rate before using it as the
         annotator, so that scoring on clean held-out labels measures robustness.

@@ -54,6 +54,11 @@ class Ledger:
     proposed : ndarray of int64
         Index into the classes of the label the filter proposes instead of a
         doubted one (-1: no proposal); ``train_on="relabel"`` uses it.
+    proposal_proba : ndarray of shape (n_labels, n_classes) or (n_labels, 0)
+        A distribution over the classes the filter proposes instead of a
+        doubted label (``proposal_proba_``; a row of zeros: none), its
+        columns the classes at the filter's last call; ``train_on="relabel"``
+        trains on it when the estimator takes sample weights.
     corrections : list of dict
         One record per label a person reviewed: pool index, the answer before
         and after, the round it happened in.
@@ -68,6 +73,7 @@ class Ledger:
     reviewed: np.ndarray
     clean_proba: np.ndarray = None
     proposed: np.ndarray = None
+    proposal_proba: np.ndarray = None
     corrections: list = field(default_factory=list)
 
     def __post_init__(self):
@@ -76,6 +82,8 @@ class Ledger:
             self.clean_proba = self.clean_mask.astype(np.float64)
         if self.proposed is None:
             self.proposed = np.full(n, -1, dtype=np.int64)
+        if self.proposal_proba is None:
+            self.proposal_proba = np.zeros((n, 0))
 
     @classmethod
     def empty(cls, n_features: int, dtype) -> Ledger:
@@ -107,6 +115,8 @@ class Ledger:
         self.reviewed = np.concatenate([self.reviewed, np.zeros(n, dtype=bool)])
         self.clean_proba = np.concatenate([self.clean_proba, np.ones(n)])
         self.proposed = np.concatenate([self.proposed, np.full(n, -1, dtype=np.int64)])
+        self.proposal_proba = np.vstack([self.proposal_proba,
+                                         np.zeros((n, self.proposal_proba.shape[1]))])
 
     def positions_of(self, indices: np.ndarray) -> np.ndarray:
         """Positions in the ledger of pool ``indices`` (all must be bought)."""
@@ -123,9 +133,12 @@ class Ledger:
                                      "round": int(round_)})
             self.labels[pos] = new
         self.reviewed[positions] = True
+        self.proposed[positions] = -1
+        self.proposal_proba[positions] = 0.0
 
     def set_decisions(self, clean_score: np.ndarray, clean_proba: np.ndarray | None = None,
-                      proposed: np.ndarray | None = None) -> None:
+                      proposed: np.ndarray | None = None,
+                      proposal_proba: np.ndarray | None = None) -> None:
         self.clean_score = np.asarray(clean_score, dtype=np.float64)
         # A label a person reviewed is believed: that is the point of reviewing.
         self.clean_mask = (self.clean_score >= 0.5) | self.reviewed
@@ -133,13 +146,17 @@ class Ledger:
         self.clean_proba = np.where(self.reviewed, 1.0, np.clip(proba, 0.0, 1.0))
         self.proposed = (np.full(self.idx.size, -1, dtype=np.int64) if proposed is None
                          else np.where(self.reviewed, -1, proposed).astype(np.int64))
+        self.proposal_proba = (np.zeros((self.idx.size, 0)) if proposal_proba is None
+                               else np.where(self.reviewed[:, None], 0.0,
+                                             np.asarray(proposal_proba, dtype=np.float64)))
 
     # ------------------------------------------------------------ persistence
     def arrays(self) -> dict[str, np.ndarray]:
         return {"labeled_idx": self.idx, "clean_mask": self.clean_mask,
                 "clean_score": self.clean_score, "label_round": self.round,
                 "X_labeled": self.X, "reviewed": self.reviewed,
-                "clean_proba": self.clean_proba, "proposed": self.proposed}
+                "clean_proba": self.clean_proba, "proposed": self.proposed,
+                "proposal_proba": self.proposal_proba}
 
     @classmethod
     def from_saved(cls, arrays: dict, labels: np.ndarray, corrections: list,
@@ -168,6 +185,14 @@ class Ledger:
             if a is None or a.ndim != 1 or a.dtype.kind not in kind:
                 raise ValueError(f"{name} is missing or has the wrong type")
             checked[name] = a
+        proposal_proba = arrays.get("proposal_proba")
+        if proposal_proba is None:  # files written before it existed
+            proposal_proba = np.zeros((idx.size, 0))
+        if (proposal_proba.ndim != 2 or proposal_proba.shape[0] != idx.size
+                or proposal_proba.dtype.kind != "f" or not np.all(np.isfinite(proposal_proba))
+                or (proposal_proba < 0).any() or (proposal_proba > 1).any()):
+            raise ValueError("proposal_proba must be a 2-D float array of probabilities, one row "
+                             "per label")
         if labels.ndim != 1:
             raise ValueError("labels must be 1-D")
         sizes = {a.shape[0] for a in (labels, X, *checked.values())}
@@ -181,4 +206,5 @@ class Ledger:
                    round=checked["label_round"].astype(np.int64), X=X,
                    reviewed=checked["reviewed"].astype(bool),
                    clean_proba=checked["clean_proba"].astype(np.float64),
-                   proposed=checked["proposed"].astype(np.int64), corrections=list(corrections))
+                   proposed=checked["proposed"].astype(np.int64),
+                   proposal_proba=proposal_proba.astype(np.float64), corrections=list(corrections))

@@ -224,6 +224,8 @@ def _restore(est, state: dict, arrays: dict, extra: tuple) -> None:
         raise ValueError("classes must be 1-D")
     if ledger.size and (ledger.proposed.min() < -1 or ledger.proposed.max() >= max(classes.size, 1)):
         raise ValueError("proposed labels must index the classes")
+    if ledger.proposal_proba.shape[1] > classes.size:
+        raise ValueError("proposal_proba has more columns than there are classes")
     strategy = decode("strategy_")
     noise_filter = decode("noise_filter_")
     from ..filters._base import NoiseFilter

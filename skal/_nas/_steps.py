@@ -147,7 +147,8 @@ def run_filter(est, X: np.ndarray | None) -> None:
     decision = np.asarray(flt.fit_filter(ledger.X, ledger.labels_array, **kwargs), dtype=np.float64)
     m = float(est.noise_momentum)
     score = m * ledger.clean_score + (1.0 - m) * decision if m > 0 else decision
-    ledger.set_decisions(score, _clean_proba(flt, ledger.size), _proposed(est, flt, ledger.size))
+    ledger.set_decisions(score, _clean_proba(flt, ledger.size), _proposed(est, flt, ledger.size),
+                         _proposal_proba(est, flt, ledger.size))
 
 
 def _clean_proba(flt, n: int) -> np.ndarray | None:
@@ -189,6 +190,25 @@ def _proposed(est, flt, n: int) -> np.ndarray | None:
     return out
 
 
+def _proposal_proba(est, flt, n: int) -> np.ndarray | None:
+    """The filter's soft proposals (``proposal_proba_``), columns as the learner's classes."""
+    proba = getattr(flt, "proposal_proba_", None)
+    filter_classes = np.asarray(getattr(flt, "classes_", []))
+    if proba is None or est.classes_.size == 0:
+        return None
+    proba = np.asarray(proba, dtype=np.float64)
+    if (proba.shape != (n, filter_classes.size) or not np.all(np.isfinite(proba))
+            or (proba < 0).any()):
+        return None
+    at = np.clip(np.searchsorted(est.classes_, filter_classes), 0, est.classes_.size - 1)
+    if not np.array_equal(est.classes_[at], filter_classes):
+        return None
+    out = np.zeros((n, est.classes_.size))
+    out[:, at] = proba
+    total = out.sum(axis=1, keepdims=True)
+    return np.where(total > 0, out / np.where(total > 0, total, 1.0), 0.0)
+
+
 def judge_unjudged(est, X: np.ndarray | None, pending) -> None:
     """Run the filter when labels arrived that it has not judged yet."""
     if pending is None or not pending.filter_stale:
@@ -211,8 +231,16 @@ def training_positions(est) -> np.ndarray:
     return positions[ledger.clean_mask]
 
 
-def training_set(est, positions: np.ndarray):
-    """Features, labels and sample weights (None: unweighted) the estimator learns from."""
+def training_set(est, positions: np.ndarray, *, soft: bool = True):
+    """Features, labels and sample weights (None: unweighted) the estimator learns from.
+
+    The first ``len(positions)`` rows are the labels at ``positions``, in
+    order. With ``train_on="relabel"``, ``soft`` and an estimator that takes
+    sample weights, a doubted label with a soft proposal (``proposal_proba``)
+    enters once per class its proposal gives weight to: under its most
+    probable class (its hard proposal) at that row, weighted by its
+    probability, and under each other class in rows appended at the end.
+    """
     ledger = est._ledger
     labels = ledger.labels_array
     X_train, y_train = ledger.X[positions], labels[positions]
@@ -225,9 +253,49 @@ def training_set(est, positions: np.ndarray):
                 y_train = y_train.astype(object)
             y_train[doubted] = est.classes_[ledger.proposed[positions][doubted]]
             y_train = np.array(y_train.tolist())
+            if soft and _takes_sample_weight(est):
+                X_train, y_train, weights = _spread_soft_proposals(est, positions, doubted,
+                                                                   X_train, y_train)
     elif est.noise_filter_ is not None and est.train_on == "weighted":
         weights = ledger.clean_proba[positions]
     return X_train, y_train, weights
+
+
+# A class whose proposed probability is below this adds no training row.
+_MIN_PROPOSAL_WEIGHT = 1e-3
+
+
+def _spread_soft_proposals(est, positions, doubted, X_train, y_train):
+    """``training_set``'s rows with each soft proposal spread over its classes."""
+    proba = est._ledger.proposal_proba
+    if proba.shape != (est._ledger.size, est.classes_.size):
+        return X_train, y_train, None
+    rows = proba[positions]
+    soft = doubted & (rows.sum(axis=1) > 0)
+    if not soft.any():
+        return X_train, y_train, None
+    weights = np.ones(positions.size)
+    # The hard proposal is the most probable class: that row keeps its place.
+    weights[soft] = rows[soft].max(axis=1)
+    at, cls = np.nonzero(rows[soft] >= _MIN_PROPOSAL_WEIGHT)
+    source = np.flatnonzero(soft)[at]
+    other = cls != rows[soft].argmax(axis=1)[at]
+    source, cls = source[other], cls[other]
+    extra_y = est.classes_[cls]
+    if y_train.dtype.kind in "US" or extra_y.dtype != y_train.dtype:
+        y_all = np.array(y_train.tolist() + extra_y.tolist())
+    else:
+        y_all = np.concatenate([y_train, extra_y])
+    return (np.concatenate([X_train, X_train[source]]), y_all,
+            np.concatenate([weights, rows[soft][at[other], cls]]))
+
+
+def _takes_sample_weight(est) -> bool:
+    """Whether the final estimator's ``fit`` takes ``sample_weight``."""
+    from sklearn.utils.validation import has_fit_parameter
+
+    model = default_estimator() if est.estimator is None else est.estimator
+    return has_fit_parameter(model, "sample_weight")
 
 
 def fit_estimator(est, positions: np.ndarray) -> None:

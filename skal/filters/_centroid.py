@@ -13,6 +13,7 @@ from ._base import MIN_CLASS_COUNT, RANDOM_STATE, NoiseFilter, _small_class_mask
 from ._calibration import channel_calibrated_clean_proba
 from ._cluster_match import match_clusters_to_classes
 from ._communities import anchor_centres
+from ._naming import unnamed_label_posteriors
 from ._pool import _dense, filter_pool_view
 
 __all__ = ["CentroidFilter", "geometric_median"]
@@ -179,6 +180,23 @@ class CentroidFilter(NoiseFilter):
         alone, the same without noise; on the seeds not used to choose,
         72.36 against 71.89 (5-9) and 70.66 against 70.25 (10-29)
         (``docs/benchmarks/nas_protocol.md``).
+    soft_proposals : bool, default=True
+        With ``anchor_to_pool``, a doubted label in a pool community that no
+        class is pulled toward (the labels there do not name it) is proposed
+        as a distribution over the classes rather than one class: the
+        posterior that its community holds each class, over the one-to-one
+        namings of the communities by all the labels, under a symmetric noisy
+        channel at the fitted ``noise_rate_``
+        (:func:`~skal.filters._naming.naming_posterior`; exact up to 14
+        classes, Sinkhorn's approximation above). ``proposal_proba_`` holds
+        it, ``proposed_labels_`` its most probable class; with
+        ``train_on="relabel"`` the learner trains on the distribution (the
+        row once per class, weighted by its probability) when its estimator
+        takes ``sample_weight``. Such a label would otherwise be relabelled
+        to the class of its nearest other centre, or dropped, on evidence the
+        labels of its region cannot give. ``False``: the proposals of the
+        centroid rule and the pool clusters only (the default until the
+        third revision of 2026-12-04).
     random_state : int, RandomState instance or None, default=None
         Seeds the pool's k-means (``cluster_agreement``) and its spectral
         communities (``anchor_to_pool``). The learner gives
@@ -207,6 +225,11 @@ class CentroidFilter(NoiseFilter):
         (:func:`~skal.filters._calibration.channel_calibrated_clean_proba`);
         1 for labels of classes too small to judge. Used by
         ``NoiseAwareActiveLearner(train_on="weighted")``.
+    proposal_proba_ : ndarray of shape (n_samples, n_classes) or None
+        With ``soft_proposals``: for each doubted label in a community the
+        labels do not name, the posterior of its community's class (over
+        ``classes_``); rows of zeros for every other label. ``None`` when no
+        label got one.
     noise_rate_ : float
         The fitted noise rate of that model.
     temperature_ : float
@@ -239,13 +262,15 @@ class CentroidFilter(NoiseFilter):
         "cluster_agreement": ["boolean"],
         "anchor_to_pool": ["boolean"],
         "anchor_fade_after": [Interval(Integral, 1, None, closed="left"), None],
+        "soft_proposals": ["boolean"],
         "random_state": RANDOM_STATE,
     }
     accepts_sparse = True
 
     def __init__(self, center="geometric_median", *, normalize=True, min_class_count=1,
                  limit_to_noise_rate=False, propose_below=0.5, cluster_agreement=True,
-                 anchor_to_pool=True, anchor_fade_after=5, random_state=None):
+                 anchor_to_pool=True, anchor_fade_after=5, soft_proposals=True,
+                 random_state=None):
         self.center = center
         self.normalize = normalize
         self.min_class_count = min_class_count
@@ -254,6 +279,7 @@ class CentroidFilter(NoiseFilter):
         self.cluster_agreement = cluster_agreement
         self.anchor_to_pool = anchor_to_pool
         self.anchor_fade_after = anchor_fade_after
+        self.soft_proposals = soft_proposals
         self.random_state = random_state
 
     @property
@@ -275,7 +301,7 @@ class CentroidFilter(NoiseFilter):
         centers = self._class_centres(Z, y, n_classes)
         # The pool as this call sees it, built at most once (a pool stacked
         # from X_unlabeled is not cached between calls).
-        pool = None
+        pool = seed = None
         if self.anchor_to_pool and (X_pool is not None or X_unlabeled is not None):
             pool = filter_pool_view(self, X, X_unlabeled, sample_indices, X_pool)
             view, positions = pool
@@ -334,6 +360,9 @@ class CentroidFilter(NoiseFilter):
             if pool is None:
                 pool = filter_pool_view(self, X, X_unlabeled, sample_indices, X_pool)
             keep, says = self._agree_with_pool(y, n_classes, keep, says, rng, *pool)
+        self.proposal_proba_ = None
+        if self.soft_proposals and self.anchor_to_pool and pool is not None and not keep.all():
+            says = self._propose_posteriors(y, n_classes, keep, says, seed, *pool)
         proposed = self.classes_[np.maximum(says, 0)]
         if (says < 0).any():
             proposed = proposed.astype(object)
@@ -387,6 +416,24 @@ class CentroidFilter(NoiseFilter):
         final = np.where(kept, y, np.where(says == matched, matched, -1))
         self.cluster_classes_ = self.classes_[matched]
         return kept, final
+
+    def _propose_posteriors(self, y, n_classes, keep, says, seed, view, positions):
+        """Soft proposals for the doubted labels of unnamed communities (``soft_proposals``).
+
+        Sets ``proposal_proba_`` and returns ``says`` with each such label's
+        most probable class.
+        """
+        found = unnamed_label_posteriors(view, positions, y, n_classes, seed, self.noise_rate_)
+        if found is None:
+            return says
+        posterior, unnamed = found
+        take = ~keep & unnamed
+        if not take.any():
+            return says
+        proba = np.zeros((y.size, n_classes))
+        proba[take] = posterior[take]
+        self.proposal_proba_ = proba
+        return np.where(take, posterior.argmax(axis=1), says)
 
     def _own_distance_without(self, Z, y, centers, judged, own):
         """Distance of each judged row to its class's centre computed without that row.
