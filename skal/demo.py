@@ -51,7 +51,9 @@ def recommended_learner(noise_filter=None, *, random_state=None, **params) -> No
     centres toward the pool's spectral communities before judging
     (``anchor_to_pool``, a pull that fades once a class has more than five
     labels), judges the labels of every class by them, and asks its k-means
-    clusters for a second opinion (``cluster_agreement``). The
+    clusters for a second opinion (``cluster_agreement``); a doubted label in
+    a community the labels do not name trains on the posterior of that
+    community's class instead of one guessed class (``soft_proposals``). The
     reference's adaptive noise dropout (``noise_dropout="auto"``) was the
     default's until the pool's opinion came; with it, no dropout scored 0.3
     points higher in the default search and is the default now. ProbCover's

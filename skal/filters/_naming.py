@@ -18,6 +18,8 @@ many names the labels hold.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ._communities import community_of, community_votes, pulled_pairs
@@ -53,14 +55,10 @@ def unnamed_label_posteriors(view: PoolView, positions: np.ndarray, y: np.ndarra
 
     Parameters
     ----------
-    view : PoolView
-    positions : ndarray of int
-        Pool row of each label.
-    y : ndarray of int
-        The given labels, encoded ``0 .. n_classes - 1``.
-    n_classes : int
-    seed : int or None
-        The communities' seed (:func:`~skal.filters._communities.pool_communities`).
+    view, positions, y, n_classes, seed
+        The pool, each label's row in it, the encoded labels, their number of
+        classes and the communities' seed, as
+        :func:`~skal.filters._communities.anchor_centres` takes them.
     noise_rate : float
         The annotator's noise rate (a fitted one); clipped to [0.001, 0.999].
 
@@ -143,42 +141,51 @@ def naming_posterior(counts: np.ndarray, ratio: float, *,
     return _sinkhorn(log_w)
 
 
-def _exact(w: np.ndarray) -> np.ndarray:
-    """The sum over one-to-one namings, forward and backward over the used-class sets."""
-    k, n = w.shape
+@functools.lru_cache(maxsize=8)
+def _transitions(n: int, k: int):
+    """Per layer ``m < k``: every (set of ``m`` used classes, free class) pair.
+
+    Returns a list of ``(source, target, cls)`` arrays: ``source`` a state
+    with ``m`` bits set, ``cls`` a class not in it, ``target = source | 1 << cls``.
+    """
     states = np.arange(1 << n)
     used = np.zeros(states.size, dtype=np.int64)
     for c in range(n):
         used += (states >> c) & 1
-    layers = [states[used == size] for size in range(k + 1)]
-    forward = np.zeros(states.size)
-    forward[0] = 1.0
+    layers = []
     for m in range(k):
-        s = layers[m]
+        s = states[used == m]
+        source = np.repeat(s, n)
+        cls = np.tile(np.arange(n), s.size)
+        free = ((source >> cls) & 1) == 0
+        source, cls = source[free], cls[free]
+        layers.append((source, source | (1 << cls), cls))
+    return layers, states[used == k]
+
+
+def _exact(w: np.ndarray) -> np.ndarray:
+    """The sum over one-to-one namings, forward and backward over the used-class sets."""
+    k, n = w.shape
+    layers, full = _transitions(n, k)
+    forward = np.zeros(1 << n)
+    forward[0] = 1.0
+    for m, (source, target, cls) in enumerate(layers):
         # Each layer is rescaled to a maximum of 1 (a factor common to every
         # naming, cancelled by the row normalisation below).
-        top = forward[s].max()
-        forward[s] /= top if top > 0 else 1.0
-        for c in range(n):
-            free = s[((s >> c) & 1) == 0]
-            # Distinct targets within one class (bit c is not in any ``free``).
-            forward[free | (1 << c)] += forward[free] * w[m, c]
-    backward = np.zeros(states.size)
-    backward[layers[k]] = 1.0
+        top = forward[source].max()
+        step = forward[source] * w[m, cls] / (top if top > 0 else 1.0)
+        forward += np.bincount(target, weights=step, minlength=forward.size)
+    backward = np.zeros(1 << n)
+    backward[full] = 1.0
     for m in range(k - 1, -1, -1):
-        s = layers[m]
-        acc = np.zeros(s.size)
-        for c in range(n):
-            free = ((s >> c) & 1) == 0
-            acc[free] += w[m, c] * backward[s[free] | (1 << c)]
-        top = acc.max()
-        backward[s] = acc / (top if top > 0 else 1.0)
+        source, target, cls = layers[m]
+        acc = np.bincount(source, weights=w[m, cls] * backward[target], minlength=1 << n)
+        top = acc[source].max()
+        backward[source] = acc[source] / (top if top > 0 else 1.0)
     posterior = np.zeros((k, n))
-    for m in range(k):
-        s = layers[m]
-        for c in range(n):
-            free = s[((s >> c) & 1) == 0]
-            posterior[m, c] = w[m, c] * np.dot(forward[free], backward[free | (1 << c)])
+    for m, (source, target, cls) in enumerate(layers):
+        posterior[m] = np.bincount(cls, weights=forward[source] * w[m, cls] * backward[target],
+                                   minlength=n)
     return _normalised_rows(posterior)
 
 
