@@ -47,6 +47,8 @@ FILTERS = {"centroid": CentroidFilter, "graph": GraphFilter, "clustervote": Clus
            # The default of the first revision of 2026-12-04: unfaded pull,
            # classes of fewer than 3 labels unjudged.
            "centroid-unfaded": lambda: CentroidFilter(anchor_fade_after=None, min_class_count=3),
+           # The default before the soft proposals (third revision of 2026-12-04).
+           "centroid-hard": lambda: CentroidFilter(soft_proposals=False),
            "graph-pool": lambda: GraphFilter(graph="pool")}
 
 
