@@ -135,3 +135,33 @@ def test_a_ledger_refuses_proposal_probabilities_that_are_not(bad):
     with pytest.raises(ValueError, match="proposal_proba"):
         Ledger.from_saved({**_saved_arrays(), "proposal_proba": bad}, np.array([0, 1, 1]), [],
                           10, 2)
+
+
+@pytest.mark.parametrize("n_classes", [4, 16])
+def test_a_noisy_run_trains_on_soft_proposals_with_string_labels(n_classes):
+    # 16 classes take the Sinkhorn branch of the naming posterior, 4 the exact one.
+    from skal import MaxHerding
+    from skal.filters import CentroidFilter
+
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(n_classes, 8)) * 3
+    y = np.repeat(np.arange(n_classes), 25)
+    X = centres[y] + rng.normal(size=(y.size, 8))
+    names = np.array([f"class-{c:02d}" for c in range(n_classes)])
+    learner = NoiseAwareActiveLearner(MaxHerding(), CentroidFilter(), train_on="relabel",
+                                      budget=2 * n_classes, random_state=0)
+    oracle = NoisyOracle(names[y], noise_rate=0.5, random_state=0)
+    saw_soft = False
+    for _ in range(3):
+        learner.fit_round(X, oracle)
+        proba = learner._ledger.proposal_proba
+        if proba.shape[1]:
+            given = proba.sum(axis=1) > 0
+            np.testing.assert_allclose(proba[given].sum(axis=1), 1.0)
+            # Only doubted labels carry one, and their hard proposal is its most likely class.
+            assert not learner._ledger.clean_mask[given].any()
+            np.testing.assert_array_equal(learner._ledger.proposed[given],
+                                          proba[given].argmax(axis=1))
+            saw_soft |= bool(given.any())
+        assert set(learner.predict(X[:20])) <= set(names)
+    assert saw_soft
