@@ -10,8 +10,9 @@ the paper protocol, digits), it takes the filter's communities and the count
 of each class's labels in each, and computes the exact posterior of the
 one-to-one naming (community -> class) under the symmetric noisy channel at
 the annotator's true rate, with a uniform prior: each label agreeing with its
-community's name multiplies a naming's likelihood by ``(1 - r)(C - 1) / r``.
-No rule that reads only these counts names more communities rightly, on
+community's name multiplies a naming's likelihood by ``(1 - r)(C - 1) / r``
+(``skal.filters._naming.naming_posterior``, which the default's soft proposals
+read at the filter's fitted rate). No rule that reads only these counts names more communities rightly, on
 average over annotators and namings drawn from this model, than the naming that takes each
 community's most probable class.
 
