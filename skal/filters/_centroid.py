@@ -159,8 +159,8 @@ class CentroidFilter(NoiseFilter):
         digits at 4 to 20 labels per class it scored 1.7-2.4 points below
         ``False``, whose label-made centres are reliable by then; the
         default fades it (``anchor_fade_after``). It costs: the first
-        round's filtering on a 50,000 x 512 pool takes 0.35-0.56 s with the
-        other defaults (over 0.5 s in 5 of 22 runs on a connected pool, by
+        round's filtering on a 50,000 x 512 pool takes 0.31-0.56 s with the
+        other defaults (over 0.5 s in 5 of 30 runs on a connected pool, by
         at most 0.06 s) instead of 0.14-0.22 s (the kNN graph and
         spectral embedding of the sampled rows, once per pool, and a k-means
         of the pool's opinion for each number of classes seen); ``False``
