@@ -108,6 +108,9 @@ def test_unnamed_communities_by_hand():
     assert (posterior[5:].argmax(axis=1) == 2).all()
     # No class with two labels: no communities are cut for the labels.
     assert unnamed_label_posteriors(view, positions[[0, 3, 5]], y[[0, 3, 5]], 3, 0, 0.3) is None
+    # A rate that carries no evidence (answers at random over 3 classes), or none at all.
+    assert unnamed_label_posteriors(view, positions, y, 3, 0, 0.7) is None
+    assert unnamed_label_posteriors(view, positions, y, 3, 0, float("nan")) is None
 
 
 def test_centroid_filter_proposes_the_posterior_for_a_doubted_label_of_an_unnamed_community():

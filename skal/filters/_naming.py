@@ -72,10 +72,11 @@ def unnamed_label_posteriors(view: PoolView, positions: np.ndarray, y: np.ndarra
         labels there and no fewer than any other).
 
     ``None`` when no class has two labels (the anchor then cuts no
-    communities), when the pool cannot be cut, or when the noise rate leaves
-    the labels without evidence (``agreement_ratio <= 1``).
+    communities), when the pool cannot be cut, or when the noise rate is not
+    a number or leaves the labels without evidence (``agreement_ratio <= 1``).
     """
-    if n_classes < 2 or np.bincount(y, minlength=n_classes).max() < 2:
+    if (n_classes < 2 or not np.isfinite(noise_rate)
+            or np.bincount(y, minlength=n_classes).max() < 2):
         return None
     ratio = agreement_ratio(min(max(float(noise_rate), 1e-3), 1.0 - 1e-3), n_classes)
     if ratio <= 1.0:
