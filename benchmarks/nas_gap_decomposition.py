@@ -119,7 +119,7 @@ class TrueNamesFilter(CentroidFilter):
         votes = community_votes(view, positions, y, n_classes, seed)
         if votes is None:
             return out
-        rows, labels, medians, counts = votes
+        rows, labels, medians, counts, _ = votes
         truth = np.asarray(self.y_pool)[rows]
         for c in range(n_classes):
             members = labels[truth == self.classes_[c]]

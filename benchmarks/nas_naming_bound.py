@@ -53,7 +53,7 @@ from protocol_grid import Noise, budgets, oracle_for  # noqa: E402
 from skal import NoiseAwareActiveLearner  # noqa: E402
 from skal._nas._steps import default_estimator  # noqa: E402
 from skal.filters import CentroidFilter  # noqa: E402
-from skal.filters._communities import community_of, community_votes, pulled_pairs  # noqa: E402
+from skal.filters._communities import community_votes, pulled_pairs  # noqa: E402
 from skal.filters._naming import naming_posterior  # noqa: E402
 
 SURE = 0.9
@@ -98,10 +98,9 @@ class _RecordingFilter(CentroidFilter):
     def _anchor_centres(self, centers, view, positions, y, n_classes, seed):
         votes = community_votes(view, positions, y, n_classes, seed)
         if votes is not None:
-            rows, labels, _, counts = votes
-            type(self).records.append((rows, labels, counts.copy(), self.classes_.copy(),
-                                       np.array(positions),
-                                       community_of(view, np.asarray(positions), rows, labels)))
+            type(self).records.append((votes.rows, votes.labels, votes.counts.copy(),
+                                       self.classes_.copy(), np.array(positions),
+                                       votes.community))
         return super()._anchor_centres(centers, view, positions, y, n_classes, seed)
 
 

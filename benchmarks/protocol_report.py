@@ -67,12 +67,12 @@ def summarize(rows: list[dict]) -> dict:
                 "mean": acc.mean(axis=1), "final": acc[:, -1], "f1": f1.mean(axis=0),
             }
         plain = [s for s in stats.values() if s["kind"] == "plain"]
-        ideal = [s for s in stats.values() if s["kind"].startswith("ideal")]
+        ceiling = _ceiling(stats)
         for s in stats.values():
             s["gap"] = float("nan")
-            if plain and ideal:
+            if plain and ceiling is not None:
                 p = plain[0]["mean"].mean()
-                top = max(i["mean"].mean() for i in ideal)
+                top = ceiling["mean"].mean()
                 if top - p > 0.005:  # a gap under half a point makes the ratio noise
                     s["gap"] = (s["mean"].mean() - p) / (top - p)
         out[key] = stats
@@ -125,6 +125,12 @@ def _pick(stats: dict, kind: str, default: bool = False) -> dict | None:
         if s["kind"] == kind and (not default or "(default)" in name):
             return s
     return None
+
+
+def _ceiling(stats: dict) -> dict | None:
+    """The better of the ideal-filter rows (the share's ceiling), or None."""
+    ideals = [s for s in stats.values() if s["kind"].startswith("ideal")]
+    return max(ideals, key=lambda s: s["mean"].mean()) if ideals else None
 
 
 def paired_se(diff: np.ndarray) -> float:
@@ -195,10 +201,9 @@ def targets_table(summary: dict, dataset: str, split_seed: int | None = None) ->
         # difference, and a bootstrap interval of the share over seeds.
         se_delta = 100 * paired_se(dflt["mean"] - plain["mean"])
         se_sel = 100 * paired_se(dflt["mean"] - only["mean"]) if only else float("nan")
-        ideals = [s for s in stats.values() if s["kind"].startswith("ideal")]
         gap_text = "–"
         if not np.isnan(gap):
-            top = max(ideals, key=lambda s: s["mean"].mean())
+            top = _ceiling(stats)
             lo, hi = share_interval(dflt["mean"], plain["mean"], top["mean"])
             gap_text = f"{gap:.0%} ({lo:.0%}–{hi:.0%})"
         row = (f"| {key[1]} | {key[2]} | {len(dflt['seeds'])} "
@@ -232,11 +237,10 @@ def share_by_rounds(summary: dict, dataset: str, spans=((1, 2), (3, 5))) -> str:
                       key=lambda k: (k[1] != "ProbCover", _noise_order(k[2]))):
         stats = summary[key]
         plain, dflt = _pick(stats, "plain"), _pick(stats, "nas", default=True)
-        ideals = [s for s in stats.values() if s["kind"].startswith("ideal")]
+        top = _ceiling(stats)
         noiseless = float(key[2].split()[1].rstrip("%")) == 0
-        if noiseless or plain is None or dflt is None or not ideals or np.isnan(dflt["gap"]):
+        if noiseless or plain is None or dflt is None or top is None or np.isnan(dflt["gap"]):
             continue
-        top = max(ideals, key=lambda s: s["mean"].mean())
         cells = []
         for a, b in spans:
             cols = slice(a - 1, b)

@@ -16,6 +16,7 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.dummy import DummyClassifier
 from sklearn.linear_model import LogisticRegression
+from sklearn.utils.validation import has_fit_parameter
 
 from ..strategies._random import RandomSampling
 
@@ -180,14 +181,17 @@ def _proposed(est, flt, n: int) -> np.ndarray | None:
     proposed = np.asarray(proposed, dtype=object)
     if proposed.shape != (n,):
         return None
-    classes = est.classes_
     out = np.full(n, -1, dtype=np.int64)
     known = np.array([v is not None for v in proposed], dtype=bool)
     if known.any():
-        values = np.array(proposed[known].tolist())
-        at = np.clip(np.searchsorted(classes, values), 0, classes.size - 1)
-        out[known] = np.where(classes[at] == values, at, -1)
+        out[known] = _class_index(est.classes_, np.array(proposed[known].tolist()))
     return out
+
+
+def _class_index(classes: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Index of each value in the sorted ``classes`` (-1 for a value not among them)."""
+    at = np.clip(np.searchsorted(classes, values), 0, classes.size - 1)
+    return np.where(classes[at] == values, at, -1)
 
 
 def _proposal_proba(est, flt, n: int) -> np.ndarray | None:
@@ -200,8 +204,8 @@ def _proposal_proba(est, flt, n: int) -> np.ndarray | None:
     if (proba.shape != (n, filter_classes.size) or not np.all(np.isfinite(proba))
             or (proba < 0).any()):
         return None
-    at = np.clip(np.searchsorted(est.classes_, filter_classes), 0, est.classes_.size - 1)
-    if not np.array_equal(est.classes_[at], filter_classes):
+    at = _class_index(est.classes_, filter_classes)
+    if (at < 0).any():
         return None
     out = np.zeros((n, est.classes_.size))
     out[:, at] = proba
@@ -292,8 +296,6 @@ def _spread_soft_proposals(est, positions, doubted, X_train, y_train):
 
 def _takes_sample_weight(est) -> bool:
     """Whether the final estimator's ``fit`` takes ``sample_weight``."""
-    from sklearn.utils.validation import has_fit_parameter
-
     model = default_estimator() if est.estimator is None else est.estimator
     return has_fit_parameter(model, "sample_weight")
 

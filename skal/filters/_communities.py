@@ -13,6 +13,8 @@ as much as its labels disagree with that community.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import linear_sum_assignment
@@ -310,9 +312,10 @@ def anchor_centres(centers: np.ndarray, view: PoolView, positions: np.ndarray, y
     votes = community_votes(view, positions, y, n_classes, seed)
     if votes is None:
         return out
-    _, _, medians, counts = votes
+    counts = votes.counts
     for m, c in pulled_pairs(counts):
-        out[c] = pulled_centre(out[c], medians[m], counts[m, c], counts[:, c].sum(), fade_after)
+        out[c] = pulled_centre(out[c], votes.medians[m], counts[m, c], counts[:, c].sum(),
+                               fade_after)
     return out
 
 
@@ -328,14 +331,23 @@ def pulled_pairs(counts: np.ndarray) -> list[tuple[int, int]]:
             if counts[m, c] >= 2 and counts[m, c] >= counts[m].max()]
 
 
+class CommunityVotes(NamedTuple):
+    """The pool's communities (as :func:`pool_communities` gives them) and the labels' votes."""
+
+    rows: np.ndarray
+    labels: np.ndarray
+    medians: CommunityMedians
+    #: ``counts[m, c]``: the labels of class ``c`` whose pool row lies in community ``m``.
+    counts: np.ndarray
+    #: The community of each label.
+    community: np.ndarray
+
+
 def community_votes(view: PoolView, positions: np.ndarray, y: np.ndarray, n_classes: int,
-                    seed: int | None):
+                    seed: int | None) -> CommunityVotes | None:
     """The pool's communities and how many labels of each class each one holds.
 
-    Returns ``(rows, labels, medians, counts)``: the first three as
-    :func:`pool_communities` gives them, ``counts[m, c]`` the labels of class
-    ``c`` whose pool row lies in community ``m``; ``None`` when the pool
-    cannot be cut.
+    ``None`` when the pool cannot be cut.
     """
     rows, labels, medians = pool_communities(view, n_classes, seed)
     if labels is None:
@@ -343,7 +355,7 @@ def community_votes(view: PoolView, positions: np.ndarray, y: np.ndarray, n_clas
     community = community_of(view, np.asarray(positions), rows, labels)
     counts = np.zeros((len(medians), n_classes))
     np.add.at(counts, (community, y), 1.0)
-    return rows, labels, medians, counts
+    return CommunityVotes(rows, labels, medians, counts, community)
 
 
 def pulled_centre(centre: np.ndarray, median: np.ndarray, inside: float, n_labels: float,

@@ -22,7 +22,7 @@ import functools
 
 import numpy as np
 
-from ._communities import community_of, community_votes, pulled_pairs
+from ._communities import community_votes, pulled_pairs
 from ._pool import PoolView
 
 __all__ = ["naming_posterior", "agreement_ratio", "unnamed_label_posteriors"]
@@ -84,11 +84,9 @@ def unnamed_label_posteriors(view: PoolView, positions: np.ndarray, y: np.ndarra
     votes = community_votes(view, positions, y, n_classes, seed)
     if votes is None:
         return None
-    rows, labels, _, counts = votes
-    community = community_of(view, np.asarray(positions), rows, labels)
-    named = np.zeros(counts.shape[0], dtype=bool)
-    named[[m for m, _ in pulled_pairs(counts)]] = True
-    return naming_posterior(counts, ratio)[community], ~named[community]
+    named = np.zeros(votes.counts.shape[0], dtype=bool)
+    named[[m for m, _ in pulled_pairs(votes.counts)]] = True
+    return naming_posterior(votes.counts, ratio)[votes.community], ~named[votes.community]
 
 
 def naming_posterior(counts: np.ndarray, ratio: float, *,
