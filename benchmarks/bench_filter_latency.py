@@ -49,6 +49,8 @@ FILTERS = {"centroid": CentroidFilter, "graph": GraphFilter, "clustervote": Clus
            "centroid-unfaded": lambda: CentroidFilter(anchor_fade_after=None, min_class_count=3),
            # The default before the soft proposals (third revision of 2026-12-04).
            "centroid-hard": lambda: CentroidFilter(soft_proposals=False),
+           # The second opinion from the anchor's communities: no k-means.
+           "centroid-communities": lambda: CentroidFilter(pool_clusters="communities"),
            "graph-pool": lambda: GraphFilter(graph="pool")}
 
 

@@ -8,6 +8,7 @@ from skal._validation import check_random_state
 from skal.datasets import load_digits_embeddings
 from skal.filters import CentroidFilter, _cluster_match
 from skal.filters._cluster_match import match_clusters_to_classes, pool_cluster_centres
+from skal.filters._communities import match_communities_to_classes
 from skal.filters._pool import PoolView
 from skal.noise import make_noisy_labels
 
@@ -55,16 +56,27 @@ def _as_int(proposed):
     return np.array([-1 if p is None else int(p) for p in proposed])
 
 
-def test_combination_rule_against_its_parts():
+def _expected_opinion(pool_clusters, X, idx, y_noisy, random_state):
+    # The k-means cells take the stream's first draw; the communities the
+    # second draw of a copy of it (the seed the anchor uses).
+    if pool_clusters == "kmeans":
+        seed = int(check_random_state(random_state).integers(0, 2**31 - 1))
+        return match_clusters_to_classes(PoolView(X), idx, y_noisy, 10, seed)[0]
+    seed = int(check_random_state(random_state).integers(0, 2**31 - 1, size=2)[1])
+    return match_communities_to_classes(PoolView(X), idx, y_noisy, 10, seed)
+
+
+@pytest.mark.parametrize("pool_clusters", ["communities", "kmeans"])
+def test_combination_rule_against_its_parts(pool_clusters):
     X, y, idx, y_noisy, _ = _digits_round()
     alone = CentroidFilter(cluster_agreement=False)
     keep_alone = alone.fit_filter(X[idx], y_noisy)
     # The labels' own centres (anchor_to_pool=False): the rule "alone" judges by them.
-    both = CentroidFilter(anchor_to_pool=False, random_state=3)
+    both = CentroidFilter(anchor_to_pool=False, pool_clusters=pool_clusters, random_state=3)
     keep = both.fit_filter(X[idx], y_noisy, sample_indices=idx, X_pool=X)
     # The pool's opinion is the matching computed with the filter's seed.
-    seed = int(check_random_state(3).integers(0, 2**31 - 1))
-    matched, _ = match_clusters_to_classes(PoolView(X), idx, y_noisy, 10, seed)
+    matched = _expected_opinion(pool_clusters, X, idx, y_noisy, 3)
+    assert matched is not None and np.unique(matched).size >= 8
     np.testing.assert_array_equal(both.cluster_classes_, matched)
     # Kept: either opinion agrees with the label.
     np.testing.assert_array_equal(keep, keep_alone | (matched == y_noisy))
@@ -78,12 +90,14 @@ def test_combination_rule_against_its_parts():
     np.testing.assert_allclose(both.clean_proba_, alone.clean_proba_)
 
 
-def test_agreement_makes_the_proposals_more_often_right():
+@pytest.mark.parametrize("pool_clusters", ["communities", "kmeans"])
+def test_agreement_makes_the_proposals_more_often_right(pool_clusters):
     X, y, idx, y_noisy, is_noisy = _digits_round(noise=0.5)
     truth = y[idx]
     rates = {}
     for agree in (False, True):
-        f = CentroidFilter(cluster_agreement=agree, anchor_to_pool=False, random_state=0)
+        f = CentroidFilter(cluster_agreement=agree, anchor_to_pool=False,
+                           pool_clusters=pool_clusters, random_state=0)
         keep = f.fit_filter(X[idx], y_noisy, sample_indices=idx, X_pool=X)
         p = _as_int(f.proposed_labels_)
         rates[agree] = (np.mean(p[p >= 0] == truth[p >= 0]), np.mean(keep[~is_noisy]))
@@ -121,22 +135,23 @@ def test_clustering_is_computed_once_per_pool(monkeypatch):
         return real(view, k, seed)
 
     monkeypatch.setattr("skal.filters._cluster_match.pool_cluster_centres", counting)
-    f = CentroidFilter(random_state=0)
+    f = CentroidFilter(pool_clusters="kmeans", random_state=0)
     for n in (30, 45, 60):
         f.fit_filter(X[idx[:n]], y_noisy[:n], sample_indices=idx[:n], X_pool=X)
     # First round clusters the pool; the next rounds find it in the cache.
     assert calls == [False, True, True]
 
 
-def test_sparse_pool():
+@pytest.mark.parametrize("pool_clusters", ["communities", "kmeans"])
+def test_sparse_pool(pool_clusters):
     X, y, idx, y_noisy, _ = _digits_round()
-    dense = CentroidFilter(random_state=0)
-    sparse = CentroidFilter(random_state=0)
+    dense = CentroidFilter(pool_clusters=pool_clusters, random_state=0)
+    sparse = CentroidFilter(pool_clusters=pool_clusters, random_state=0)
     a = dense.fit_filter(X[idx], y_noisy, sample_indices=idx, X_pool=X)
     b = sparse.fit_filter(sp.csr_matrix(X[idx]), y_noisy, sample_indices=idx,
                           X_pool=sp.csr_matrix(X))
     # k-means on sparse rows may split ties differently; the decision is the
-    # same on this data.
+    # same on this data (the communities' kNN graph is the same either way).
     np.testing.assert_array_equal(a, b)
 
 
@@ -160,9 +175,56 @@ def test_bad_cluster_agreement(bad):
         CentroidFilter(cluster_agreement=bad).fit_filter(X[idx], y_noisy)
 
 
+@pytest.mark.parametrize("bad", ["spectral", True, None])
+def test_bad_pool_clusters(bad):
+    X, y, idx, y_noisy, _ = _digits_round()
+    with pytest.raises(ValueError, match="pool_clusters"):
+        CentroidFilter(pool_clusters=bad).fit_filter(X[idx], y_noisy)
+
+
+def test_communities_opinion_is_the_anchor_s_cut_reused(monkeypatch):
+    # With the anchor on, the opinion reads the communities the anchor cut:
+    # one spectral solve per pool, no k-means at all.
+    import skal.filters._communities as communities
+
+    X, y, idx, y_noisy, _ = _digits_round()
+    solves, kmeans_calls = [], []
+    real_solve = communities._cluster_qr
+    monkeypatch.setattr(communities, "_cluster_qr",
+                        lambda v: solves.append(1) or real_solve(v))
+    monkeypatch.setattr("skal.filters._cluster_match.pool_cluster_centres",
+                        lambda *a, **k: kmeans_calls.append(1))
+    f = CentroidFilter(pool_clusters="communities", random_state=0)
+    for n in (30, 45, 60):
+        f.fit_filter(X[idx[:n]], y_noisy[:n], sample_indices=idx[:n], X_pool=X)
+    assert f.cluster_classes_ is not None and not kmeans_calls
+    # One cut per number of classes seen, each made once.
+    assert len(solves) == len({np.unique(y_noisy[:n]).size for n in (30, 45, 60)})
+
+
+def test_communities_fall_back_to_kmeans_where_the_pool_cannot_be_cut():
+    # Ten separate tight groups for three classes: the kNN graph has more
+    # components than classes, no single cut exists, and the k-means cells speak.
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(10, 6))
+    X = np.repeat(centres, 30, axis=0) + 0.01 * rng.normal(size=(300, 6))
+    positions = np.arange(0, 300, 10)
+    y = np.repeat(np.arange(10) % 3, 3)
+    y[[0, 4, 8]] = [1, 2, 0]  # three wrong answers
+    view = PoolView(X)
+    seed = int(check_random_state(0).integers(0, 2**31 - 1, size=2)[1])
+    assert match_communities_to_classes(view, positions, y, 3, seed) is None
+    a = CentroidFilter(random_state=0, anchor_to_pool=False, pool_clusters="communities")
+    b = CentroidFilter(random_state=0, anchor_to_pool=False, pool_clusters="kmeans")
+    np.testing.assert_array_equal(a.fit_filter(X[positions], y, sample_indices=positions, X_pool=X),
+                                  b.fit_filter(X[positions], y, sample_indices=positions, X_pool=X))
+    assert b.cluster_classes_ is not None
+    np.testing.assert_array_equal(a.cluster_classes_, b.cluster_classes_)
+
+
 def test_unseeded_filter_clusters_a_pool_once():
     X, y, idx, y_noisy, _ = _digits_round()
-    f = CentroidFilter()  # random_state=None
+    f = CentroidFilter(pool_clusters="kmeans")  # random_state=None
     first = f.fit_filter(X[idx], y_noisy, sample_indices=idx, X_pool=X)
     view = f._pool_cache[1]
     assert list(view._matched_centres) == [(10, None)]
@@ -180,6 +242,8 @@ def test_nothing_doubted_means_no_clustering(monkeypatch):
     called = []
     monkeypatch.setattr("skal.filters._cluster_match.pool_cluster_centres",
                         lambda *a, **k: called.append(1))
+    monkeypatch.setattr("skal.filters._centroid.match_communities_to_classes",
+                        lambda *a, **k: called.append(2))
     f = CentroidFilter(random_state=0)
     keep = f.fit_filter(X[idx], labels, sample_indices=idx, X_pool=X)
     assert keep.all() and f.cluster_classes_ is None and not called

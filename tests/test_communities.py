@@ -57,6 +57,24 @@ def test_rows_outside_the_sample_join_their_nearest_clustered_row(monkeypatch):
     assert _same_partition(everyone, group)
 
 
+@pytest.mark.parametrize("sparse", [False, True])
+def test_community_of_one_row_or_a_few_is_its_nearest_clustered_row_s(monkeypatch, sparse):
+    # One new label at a time (the common case in a round) and a few at once,
+    # against the brute-force nearest clustered row.
+    import scipy.sparse as sp
+
+    monkeypatch.setattr(_communities, "_COMMUNITY_SAMPLE", 45)
+    X, _ = _groups(n_per=40)
+    view = PoolView(sp.csr_matrix(X) if sparse else X)
+    rows, labels, _ = pool_communities(view, 3, seed=1)
+    Z = view.Z.toarray() if sparse else view.Z
+    outside = np.setdiff1d(np.arange(X.shape[0]), rows)
+    expected = labels[(Z[outside] @ Z[rows].T).argmax(axis=1)]
+    for i in outside[:3]:
+        assert community_of(view, np.array([i]), rows, labels)[0] == expected[outside == i][0]
+    np.testing.assert_array_equal(community_of(view, outside, rows, labels), expected)
+
+
 def test_a_pool_too_small_to_cut_leaves_the_centres_alone():
     view = PoolView(np.eye(3)[[0, 1, 2, 0, 1]] + 0.01)
     centers = np.arange(6.0).reshape(2, 3)
@@ -176,8 +194,9 @@ def test_anchoring_leaves_the_pool_opinion_clustering_as_it_was(monkeypatch):
     X, group = _groups(n_per=30)
     positions = np.array([0, 1, 2, 3, 30, 31, 32, 33, 60, 61, 62, 63])
     y = np.array([0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 0])  # rows 3, 33, 63 wrong
-    CentroidFilter(random_state=5).fit_filter(X[positions], y, sample_indices=positions, X_pool=X)
-    CentroidFilter(random_state=5, anchor_to_pool=True).fit_filter(
+    CentroidFilter(random_state=5, anchor_to_pool=False, pool_clusters="kmeans").fit_filter(
+        X[positions], y, sample_indices=positions, X_pool=X)
+    CentroidFilter(random_state=5, anchor_to_pool=True, pool_clusters="kmeans").fit_filter(
         X[positions], y, sample_indices=positions, X_pool=X)
     assert len(seeds) == 2 and seeds[0] == seeds[1] is not None
 

@@ -21,7 +21,7 @@ from scipy.optimize import linear_sum_assignment
 
 from ._pool import PoolView
 
-__all__ = ["anchor_centres", "pool_communities", "pulled_pairs"]
+__all__ = ["anchor_centres", "match_communities_to_classes", "pool_communities", "pulled_pairs"]
 
 # At most this many pool rows are clustered (their kNN graph and spectral
 # embedding once per pool, widened when more classes appear); the other rows,
@@ -240,10 +240,13 @@ def community_of(view: PoolView, positions: np.ndarray, rows: np.ndarray,
     _, nearest, clustered = entry
     unknown = np.unique(positions[nearest[positions] < 0])
     if unknown.size:
-        # Unit rows: the nearest row has the largest inner product.
-        sims = view.Z[unknown] @ clustered.T
+        # Unit rows: the nearest row has the largest inner product. The
+        # clustered rows on the left: a product with ``clustered.T`` on the
+        # right takes numpy's slow strided path for one or a few rows (7 ms
+        # for one row against 2,048 at 512-d, instead of 0.1 ms).
+        sims = clustered @ view.Z[unknown].T
         sims = sims.toarray() if sp.issparse(sims) else np.asarray(sims)
-        nearest[unknown] = sims.argmax(axis=1)
+        nearest[unknown] = sims.argmax(axis=0)
     return labels[nearest[positions]]
 
 
@@ -356,6 +359,54 @@ def community_votes(view: PoolView, positions: np.ndarray, y: np.ndarray, n_clas
     counts = np.zeros((len(medians), n_classes))
     np.add.at(counts, (community, y), 1.0)
     return CommunityVotes(rows, labels, medians, counts, community)
+
+
+def match_communities_to_classes(view: PoolView, positions: np.ndarray, y: np.ndarray,
+                                 n_classes: int, seed: int | None) -> np.ndarray | None:
+    """The class each label's pool community is matched to.
+
+    The communities are those :func:`anchor_centres` pulls toward, named by
+    the one-to-one assignment that agrees with the most labels. There are at
+    most ``n_classes`` communities, so every one gets a class.
+
+    Parameters
+    ----------
+    view : PoolView
+    positions : ndarray of int
+        Pool row of each label.
+    y : ndarray of int
+        The given labels, encoded ``0 .. n_classes - 1``.
+    n_classes : int
+    seed : int or None
+        See :func:`pool_communities`.
+
+    Returns
+    -------
+    matched : ndarray of int, shape (n_labels,) or None
+        ``None`` when the pool cannot be cut.
+
+    Examples
+    --------
+    Two groups of pool rows; the labels in the left one say 0, 0, 1 and in the
+    right one 1, 1: the left community is named 0, the right one 1.
+
+    >>> import numpy as np
+    >>> from skal.filters._pool import PoolView
+    >>> rng = np.random.default_rng(0)
+    >>> left = np.c_[np.ones(20), 0.05 * rng.standard_normal(20)]
+    >>> right = np.c_[0.05 * rng.standard_normal(20), np.ones(20)]
+    >>> view = PoolView(np.vstack([left, right]))
+    >>> match_communities_to_classes(view, np.array([0, 1, 2, 20, 21]),
+    ...                              np.array([0, 0, 1, 1, 1]), 2, seed=0).tolist()
+    [0, 0, 0, 1, 1]
+    """
+    votes = community_votes(view, positions, y, n_classes, seed)
+    if votes is None:
+        return None
+    matched_rows, matched_classes = linear_sum_assignment(votes.counts, maximize=True)
+    name = np.full(votes.counts.shape[0], -1, dtype=np.int64)
+    name[matched_rows] = matched_classes
+    return name[votes.community]
 
 
 def pulled_centre(centre: np.ndarray, median: np.ndarray, inside: float, n_labels: float,
