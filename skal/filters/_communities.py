@@ -366,39 +366,25 @@ def match_communities_to_classes(view: PoolView, positions: np.ndarray, y: np.nd
     """The class each label's pool community is matched to.
 
     The communities are those :func:`anchor_centres` pulls toward, named by
-    the one-to-one assignment that agrees with the most labels. There are at
-    most ``n_classes`` communities, so every one gets a class.
-
-    Parameters
-    ----------
-    view : PoolView
-    positions : ndarray of int
-        Pool row of each label.
-    y : ndarray of int
-        The given labels, encoded ``0 .. n_classes - 1``.
-    n_classes : int
-    seed : int or None
-        See :func:`pool_communities`.
-
-    Returns
-    -------
-    matched : ndarray of int, shape (n_labels,) or None
-        ``None`` when the pool cannot be cut.
+    the one-to-one assignment that agrees with the most labels; there are at
+    most ``n_classes`` of them, so every one gets a class. The arguments are
+    :func:`community_votes`'s. Returns ``None`` when the pool cannot be cut,
+    else the matched class of each label (``int``, one per label).
 
     Examples
     --------
-    Two groups of pool rows; the labels in the left one say 0, 0, 1 and in the
-    right one 1, 1: the left community is named 0, the right one 1.
+    Three tight groups on the axes; the labels say 0, 0, 2 in the first, 1, 1
+    in the second and 2 in the third: the first group is named 0 although one
+    of its labels says 2.
 
     >>> import numpy as np
     >>> from skal.filters._pool import PoolView
-    >>> rng = np.random.default_rng(0)
-    >>> left = np.c_[np.ones(20), 0.05 * rng.standard_normal(20)]
-    >>> right = np.c_[0.05 * rng.standard_normal(20), np.ones(20)]
-    >>> view = PoolView(np.vstack([left, right]))
-    >>> match_communities_to_classes(view, np.array([0, 1, 2, 20, 21]),
-    ...                              np.array([0, 0, 1, 1, 1]), 2, seed=0).tolist()
-    [0, 0, 0, 1, 1]
+    >>> jitter = 0.03 * np.random.default_rng(1).standard_normal((45, 3))
+    >>> view = PoolView(np.repeat(np.eye(3), 15, axis=0) + jitter)
+    >>> positions = np.array([0, 1, 2, 15, 16, 30])
+    >>> match_communities_to_classes(view, positions, np.array([0, 0, 2, 1, 1, 2]),
+    ...                              3, seed=0).tolist()
+    [0, 0, 0, 1, 1, 2]
     """
     votes = community_votes(view, positions, y, n_classes, seed)
     if votes is None:
