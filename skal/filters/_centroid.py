@@ -327,8 +327,8 @@ class CentroidFilter(NoiseFilter):
         has_pool = X_pool is not None or X_unlabeled is not None
         # The communities' seed, read from a copy of the stream: the pool
         # opinion's k-means draws from ``rng`` next and must get the seed it
-        # gets without the communities.
-        seed = (None if self.random_state is None
+        # gets without the communities. Only the pool's steps use it.
+        seed = (None if self.random_state is None or not has_pool
                 else int(copy.deepcopy(rng).integers(0, 2**31 - 1, size=2)[1]))
         if self.anchor_to_pool and has_pool:
             pool = filter_pool_view(self, X, X_unlabeled, sample_indices, X_pool)

@@ -19,7 +19,7 @@ from .._kmeans import kmeans
 from ..neighbors import nearest_center
 from ._pool import PoolView
 
-__all__ = ["match_clusters_to_classes", "pool_cluster_centres"]
+__all__ = ["match_clusters_to_classes", "one_to_one_names", "pool_cluster_centres"]
 
 # At most this many pool rows are clustered; the rest only need their nearest
 # centre. Keeps the one-off cost per pool bounded (about 0.06-0.08 s at 512-d with
@@ -72,6 +72,23 @@ def pool_cluster_centres(view: PoolView, n_clusters: int, seed: int | None) -> n
     return cache[key]
 
 
+def one_to_one_names(counts: np.ndarray) -> np.ndarray:
+    """The class of each cluster under the one-to-one naming that agrees with the most labels.
+
+    ``counts[m, c]`` is the number of labels of class ``c`` in cluster ``m``;
+    the naming maximises the labels that agree with their cluster's class
+    (the Hungarian method). Returns one class per cluster, -1 for a cluster
+    left without one (only when there are more clusters than classes).
+
+    >>> one_to_one_names(np.array([[2, 1], [3, 0]])).tolist()
+    [1, 0]
+    """
+    rows, cols = linear_sum_assignment(counts, maximize=True)
+    name = np.full(counts.shape[0], -1, dtype=np.int64)
+    name[rows] = cols
+    return name
+
+
 def match_clusters_to_classes(view: PoolView, positions: np.ndarray, y: np.ndarray,
                               n_classes: int, seed: int | None) -> tuple[np.ndarray, np.ndarray]:
     """The class each labeled row's pool cluster is matched to.
@@ -114,8 +131,4 @@ def match_clusters_to_classes(view: PoolView, positions: np.ndarray, y: np.ndarr
     clusters = nearest_center(view.Z[positions], centres)
     counts = np.zeros((centres.shape[0], n_classes))
     np.add.at(counts, (clusters, y), 1.0)
-    # Maximise the number of labels that agree with their cluster's class.
-    rows, cols = linear_sum_assignment(counts, maximize=True)
-    name = np.empty(centres.shape[0], dtype=np.int64)
-    name[rows] = cols
-    return name[clusters], clusters
+    return one_to_one_names(counts)[clusters], clusters

@@ -17,8 +17,8 @@ from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.optimize import linear_sum_assignment
 
+from ._cluster_match import one_to_one_names
 from ._pool import PoolView
 
 __all__ = ["anchor_centres", "match_communities_to_classes", "pool_communities", "pulled_pairs"]
@@ -329,9 +329,9 @@ def pulled_pairs(counts: np.ndarray) -> list[tuple[int, int]]:
     the most labels; a pair counts when the community holds at least two of
     the class's labels and no fewer of them than of any other class.
     """
-    matched_rows, matched_classes = linear_sum_assignment(counts, maximize=True)
-    return [(int(m), int(c)) for m, c in zip(matched_rows, matched_classes)
-            if counts[m, c] >= 2 and counts[m, c] >= counts[m].max()]
+    name = one_to_one_names(counts)
+    return [(m, int(c)) for m, c in enumerate(name)
+            if c >= 0 and counts[m, c] >= 2 and counts[m, c] >= counts[m].max()]
 
 
 class CommunityVotes(NamedTuple):
@@ -387,12 +387,7 @@ def match_communities_to_classes(view: PoolView, positions: np.ndarray, y: np.nd
     [0, 0, 0, 1, 1, 2]
     """
     votes = community_votes(view, positions, y, n_classes, seed)
-    if votes is None:
-        return None
-    matched_rows, matched_classes = linear_sum_assignment(votes.counts, maximize=True)
-    name = np.full(votes.counts.shape[0], -1, dtype=np.int64)
-    name[matched_rows] = matched_classes
-    return name[votes.community]
+    return None if votes is None else one_to_one_names(votes.counts)[votes.community]
 
 
 def pulled_centre(centre: np.ndarray, median: np.ndarray, inside: float, n_labels: float,
