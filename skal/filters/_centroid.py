@@ -9,6 +9,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from .._threads import one_blas_thread
 from ._base import MIN_CLASS_COUNT, RANDOM_STATE, NoiseFilter, _small_class_mask, row_normalize
 from ._calibration import channel_calibrated_clean_proba
 from ._cluster_match import match_clusters_to_classes
@@ -315,6 +316,9 @@ class CentroidFilter(NoiseFilter):
         # The pool's opinion can keep a label whose margin is negative.
         return getattr(self, "cluster_classes_", None) is None
 
+    # Small products only (at most a few thousand pool rows): threaded BLAS
+    # pools would spin against each other and scikit-learn's OpenMP kNN search.
+    @one_blas_thread
     def _fit_filter(self, X, y, n_classes, *, X_unlabeled, rng, sample_indices=None,
                     X_pool=None):
         Z = X if sp.issparse(X) else np.asarray(X, dtype=np.float64)
