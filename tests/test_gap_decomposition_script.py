@@ -151,8 +151,12 @@ def test_the_row_told_the_names_pulls_each_class_to_its_true_community():
     own = (Z[0] + Z[20]) / 2  # a two-label class's geometric median: their midpoint
     # Class 0 is named to the left community (all of its pool rows), holds half of
     # its labels there, and moves half-way to that community's median ...
+    # (The community's median is Weiszfeld's iteration from the mean, the
+    # reference's from the coordinate-wise median: on unit rows in 2-d, where
+    # the iteration crawls, their stops differ by up to about 4e-3. The pull
+    # weights tested here move the centre by tenths.)
     np.testing.assert_allclose(told.centers_[0], 0.5 * geometric_median(Z[:20]) + 0.5 * own,
-                               atol=1e-5)
+                               atol=5e-3)
     # ... class 1's only label sits in its community: its centre stays on it.
     np.testing.assert_allclose(told.centers_[1], Z[21], atol=1e-9)
     # The default needs two labels of a class in one community to move it.
@@ -181,8 +185,10 @@ def test_the_unguarded_told_names_pull_by_the_whole_weight_without_the_pool_clus
         flt.fit_filter(X_pool[idx], labels, X_pool=X_pool, sample_indices=idx)
     # The default fades a twelve-label class's pull by 5 / 12; unfaded it is whole.
     w = 0.5 * 5 / 12
-    np.testing.assert_allclose(faded.centers_[0], w * target + (1 - w) * own, atol=1e-5)
-    np.testing.assert_allclose(unguarded.centers_[0], 0.5 * target + 0.5 * own, atol=1e-5)
+    # atol: the community's median and ``target`` start Weiszfeld's iteration
+    # at different points (see the test above).
+    np.testing.assert_allclose(faded.centers_[0], w * target + (1 - w) * own, atol=5e-3)
+    np.testing.assert_allclose(unguarded.centers_[0], 0.5 * target + 0.5 * own, atol=5e-3)
     # Without the pool clusters' opinion, the centroid rule decides alone: every
     # wrong label of class 0 (now nearer class 1's centre) is doubted.
     assert unguarded.cluster_classes_ is None
