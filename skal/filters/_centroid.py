@@ -262,6 +262,15 @@ class CentroidFilter(NoiseFilter):
         the pool is not clustered).
     classes_ : ndarray
 
+    Notes
+    -----
+    A fit runs with BLAS held to one thread (``skal._threads.one_blas_thread``):
+    its products are small (at most 2,048 pool rows at a time), and threaded
+    BLAS pools spinning against each other and scikit-learn's kNN search made a
+    round on a 50,000-row pool half again as slow on 2 cores. The limit is
+    process-wide while a fit runs, as BLAS libraries expose it, and is
+    restored after.
+
     Examples
     --------
     >>> from skal.datasets import load_digits_embeddings
