@@ -71,8 +71,8 @@ from protocol_grid import Noise, Row, accuracy_by_seed, ideal_filter, run_grid, 
 
 from skal import NoiseAwareActiveLearner  # noqa: E402
 from skal.filters import CentroidFilter  # noqa: E402
-from skal.filters._centroid import geometric_median  # noqa: E402
 from skal.filters._communities import community_votes, pulled_centre  # noqa: E402
+from skal.filters._geometric_median import geometric_median  # noqa: E402
 
 
 class TrueCentresFilter(CentroidFilter):

@@ -8,7 +8,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 from skal.datasets import load_digits_embeddings
 from skal.filters import CentroidFilter
-from skal.filters._centroid import geometric_median
+from skal.filters._geometric_median import geometric_median
 from skal.noise import make_noisy_labels
 
 

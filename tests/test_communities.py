@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from skal.filters import CentroidFilter, _communities
-from skal.filters._centroid import geometric_median
 from skal.filters._communities import anchor_centres, community_of, pool_communities
+from skal.filters._geometric_median import geometric_median
 from skal.filters._pool import PoolView
 
 

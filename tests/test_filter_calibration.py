@@ -106,7 +106,7 @@ def test_weighted_training_with_centroid_uses_graded_weights():
 def test_leave_one_out_medians_equal_one_fit_per_left_out_row(sparse):
     import scipy.sparse as sp
 
-    from skal.filters._centroid import _leave_one_out_geometric_medians, geometric_median
+    from skal.filters._geometric_median import _leave_one_out_geometric_medians, geometric_median
 
     rng = np.random.default_rng(4)
     M = rng.normal(size=(9, 6))

@@ -140,7 +140,7 @@ def test_the_row_told_the_names_pulls_each_class_to_its_true_community():
     import nas_gap_decomposition as gap
 
     from skal.filters import CentroidFilter
-    from skal.filters._centroid import geometric_median
+    from skal.filters._geometric_median import geometric_median
 
     X_pool, y_pool = _two_groups(seed=0)
     # Class 0: one right answer (row 0) and one wrong (row 20); class 1: row 21.
@@ -168,7 +168,7 @@ def test_the_row_told_the_names_pulls_each_class_to_its_true_community():
 def test_the_unguarded_told_names_pull_by_the_whole_weight_without_the_pool_clusters():
     import nas_gap_decomposition as gap
 
-    from skal.filters._centroid import geometric_median
+    from skal.filters._geometric_median import geometric_median
 
     X_pool, y_pool = _two_groups(seed=1)
     # Class 0: twelve labels, six right (left rows) and six wrong (right rows);

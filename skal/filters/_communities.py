@@ -19,6 +19,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._cluster_match import one_to_one_names
+from ._geometric_median import geometric_median
 from ._pool import PoolView
 
 __all__ = ["anchor_centres", "match_communities_to_classes", "pool_communities", "pulled_pairs"]
@@ -203,9 +204,6 @@ class CommunityMedians:
         return int(self._labels.max()) + 1
 
     def __getitem__(self, m) -> np.ndarray:
-        # Imported here: the centroid filter imports this module.
-        from ._centroid import geometric_median
-
         m = int(m)
         if not 0 <= m < len(self):
             raise IndexError(f"community {m} out of range 0 .. {len(self) - 1}")
