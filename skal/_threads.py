@@ -19,7 +19,6 @@ it) and is restored on exit, also when the call raises.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -44,12 +43,6 @@ def _blas_controller():
     return _controller
 
 
-@contextlib.contextmanager
-def _one_blas_thread_context():
-    with _blas_controller().limit(limits=1, user_api="blas"):
-        yield
-
-
 def one_blas_thread(func: F) -> F:
     """Decorate ``func`` to run with every BLAS library held to one thread.
 
@@ -65,7 +58,7 @@ def one_blas_thread(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        with _one_blas_thread_context():
+        with _blas_controller().limit(limits=1, user_api="blas"):
             return func(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]

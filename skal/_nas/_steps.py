@@ -278,12 +278,13 @@ def _spread_soft_proposals(est, positions, doubted, X_train, y_train):
     soft = doubted & (rows.sum(axis=1) > 0)
     if not soft.any():
         return X_train, y_train, None
+    spread = rows[soft]
     weights = np.ones(positions.size)
     # The hard proposal is the most probable class: that row keeps its place.
-    weights[soft] = rows[soft].max(axis=1)
-    at, cls = np.nonzero(rows[soft] >= _MIN_PROPOSAL_WEIGHT)
+    weights[soft] = spread.max(axis=1)
+    at, cls = np.nonzero(spread >= _MIN_PROPOSAL_WEIGHT)
     source = np.flatnonzero(soft)[at]
-    other = cls != rows[soft].argmax(axis=1)[at]
+    other = cls != spread.argmax(axis=1)[at]
     source, cls = source[other], cls[other]
     extra_y = est.classes_[cls]
     if y_train.dtype.kind in "US" or extra_y.dtype != y_train.dtype:
@@ -291,7 +292,7 @@ def _spread_soft_proposals(est, positions, doubted, X_train, y_train):
     else:
         y_all = np.concatenate([y_train, extra_y])
     return (np.concatenate([X_train, X_train[source]]), y_all,
-            np.concatenate([weights, rows[soft][at[other], cls]]))
+            np.concatenate([weights, spread[at[other], cls]]))
 
 
 def _takes_sample_weight(est) -> bool:

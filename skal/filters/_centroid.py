@@ -91,8 +91,8 @@ class CentroidFilter(NoiseFilter):
         (:func:`~skal.filters._communities.match_communities_to_classes`);
         where the pool cannot be cut into communities (see
         ``anchor_to_pool``), the k-means cells. It reuses the anchor's cut,
-        so a first round on a 50,000 x 512 pool skips its k-means (0.25-0.35
-        s instead of 0.32-0.53 s, ``benchmarks/bench_filter_latency.py``).
+        so a first round on a 50,000 x 512 pool skips its k-means (0.17-0.19
+        s instead of 0.23-0.28 s on 2 cores, ``benchmarks/bench_filter_latency.py``).
         On the digits (the paper protocol, forty seeds, paired with
         ``"kmeans"``) the recommended NAS pipeline scored the same (-0.14 to
         +0.26 points) while the same filter used for training only gained 0.5
@@ -129,9 +129,8 @@ class CentroidFilter(NoiseFilter):
         digits at 4 to 20 labels per class it scored 1.7-2.4 points below
         ``False``, whose label-made centres are reliable by then; the
         default fades it (``anchor_fade_after``). It costs: the first
-        round's filtering on a 50,000 x 512 pool takes 0.31-0.56 s with the
-        other defaults (over 0.5 s in 7 of 40 runs on a connected pool, by
-        at most 0.06 s) instead of 0.14-0.22 s (the kNN graph and
+        round's filtering on a 50,000 x 512 pool takes 0.23-0.28 s on 2 cores
+        with the other defaults instead of 0.14-0.22 s (the kNN graph and
         spectral embedding of the sampled rows, once per pool, and a k-means
         of the pool's opinion for each number of classes seen); ``False``
         gives the centres of the labels alone.
