@@ -51,6 +51,8 @@ FILTERS = {"centroid": CentroidFilter, "graph": GraphFilter, "clustervote": Clus
            "centroid-hard": lambda: CentroidFilter(soft_proposals=False),
            # The second opinion from the anchor's communities: no k-means.
            "centroid-communities": lambda: CentroidFilter(pool_clusters="communities"),
+           # The second opinion from a cut a fifth finer than the classes.
+           "centroid-finer": lambda: CentroidFilter(pool_clusters="finer_communities"),
            "graph-pool": lambda: GraphFilter(graph="pool")}
 
 

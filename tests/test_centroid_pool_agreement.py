@@ -9,6 +9,7 @@ from skal.datasets import load_digits_embeddings
 from skal.filters import CentroidFilter, _cluster_match
 from skal.filters._cluster_match import match_clusters_to_classes, pool_cluster_centres
 from skal.filters._communities import match_communities_to_classes
+from skal.filters._finer_communities import match_finer_communities_to_classes, name_communities
 from skal.filters._pool import PoolView
 from skal.noise import make_noisy_labels
 
@@ -63,10 +64,12 @@ def _expected_opinion(pool_clusters, X, idx, y_noisy, random_state):
         seed = int(check_random_state(random_state).integers(0, 2**31 - 1))
         return match_clusters_to_classes(PoolView(X), idx, y_noisy, 10, seed)[0]
     seed = int(check_random_state(random_state).integers(0, 2**31 - 1, size=2)[1])
+    if pool_clusters == "finer_communities":
+        return match_finer_communities_to_classes(PoolView(X), idx, y_noisy, 10, seed)
     return match_communities_to_classes(PoolView(X), idx, y_noisy, 10, seed)
 
 
-@pytest.mark.parametrize("pool_clusters", ["communities", "kmeans"])
+@pytest.mark.parametrize("pool_clusters", ["communities", "finer_communities", "kmeans"])
 def test_combination_rule_against_its_parts(pool_clusters):
     X, y, idx, y_noisy, _ = _digits_round()
     alone = CentroidFilter(cluster_agreement=False)
@@ -77,7 +80,8 @@ def test_combination_rule_against_its_parts(pool_clusters):
     # The pool's opinion is the matching computed with the filter's seed.
     matched = _expected_opinion(pool_clusters, X, idx, y_noisy, 3)
     assert matched is not None and np.unique(matched).size >= 8
-    np.testing.assert_array_equal(both.cluster_classes_, matched)
+    # A label whose community of the finer cut has no name gets None (-1 here).
+    np.testing.assert_array_equal(_as_int(both.cluster_classes_), matched)
     # Kept: either opinion agrees with the label.
     np.testing.assert_array_equal(keep, keep_alone | (matched == y_noisy))
     # Proposals: the label where kept; where doubted, the class both name, else none.
@@ -90,7 +94,7 @@ def test_combination_rule_against_its_parts(pool_clusters):
     np.testing.assert_allclose(both.clean_proba_, alone.clean_proba_)
 
 
-@pytest.mark.parametrize("pool_clusters", ["communities", "kmeans"])
+@pytest.mark.parametrize("pool_clusters", ["communities", "finer_communities", "kmeans"])
 def test_agreement_makes_the_proposals_more_often_right(pool_clusters):
     X, y, idx, y_noisy, is_noisy = _digits_round(noise=0.5)
     truth = y[idx]
@@ -142,7 +146,7 @@ def test_clustering_is_computed_once_per_pool(monkeypatch):
     assert calls == [False, True, True]
 
 
-@pytest.mark.parametrize("pool_clusters", ["communities", "kmeans"])
+@pytest.mark.parametrize("pool_clusters", ["communities", "finer_communities", "kmeans"])
 def test_sparse_pool(pool_clusters):
     X, y, idx, y_noisy, _ = _digits_round()
     dense = CentroidFilter(pool_clusters=pool_clusters, random_state=0)
@@ -202,7 +206,8 @@ def test_communities_opinion_is_the_anchor_s_cut_reused(monkeypatch):
     assert len(solves) == len({np.unique(y_noisy[:n]).size for n in (30, 45, 60)})
 
 
-def test_communities_fall_back_to_kmeans_where_the_pool_cannot_be_cut():
+@pytest.mark.parametrize("pool_clusters", ["communities", "finer_communities"])
+def test_communities_fall_back_to_kmeans_where_the_pool_cannot_be_cut(pool_clusters):
     # Ten separate tight groups for three classes: the kNN graph has more
     # components than classes, no single cut exists, and the k-means cells speak.
     rng = np.random.default_rng(0)
@@ -214,7 +219,8 @@ def test_communities_fall_back_to_kmeans_where_the_pool_cannot_be_cut():
     view = PoolView(X)
     seed = int(check_random_state(0).integers(0, 2**31 - 1, size=2)[1])
     assert match_communities_to_classes(view, positions, y, 3, seed) is None
-    a = CentroidFilter(random_state=0, anchor_to_pool=False, pool_clusters="communities")
+    assert match_finer_communities_to_classes(view, positions, y, 3, seed) is None
+    a = CentroidFilter(random_state=0, anchor_to_pool=False, pool_clusters=pool_clusters)
     b = CentroidFilter(random_state=0, anchor_to_pool=False, pool_clusters="kmeans")
     np.testing.assert_array_equal(a.fit_filter(X[positions], y, sample_indices=positions, X_pool=X),
                                   b.fit_filter(X[positions], y, sample_indices=positions, X_pool=X))
@@ -270,3 +276,52 @@ def test_a_new_pool_with_nan_is_refused_after_a_clean_one():
     bad[-1, 0] = np.nan
     with pytest.raises(ValueError, match="X_pool"):
         f.fit_filter(X[idx], y_noisy, sample_indices=idx, X_pool=bad)
+
+
+def test_leftover_communities_need_a_clear_majority():
+    counts = np.array([[3, 0, 0],    # matched to class 0
+                       [0, 4, 0],    # matched to class 1 (four labels, more than in row 3)
+                       [0, 0, 2],    # matched to class 2
+                       [0, 3, 1],    # left over: three labels of class 1, more than any other
+                       [2, 2, 0],    # left over: a tie
+                       [0, 0, 2],    # left over: two labels only
+                       [0, 0, 0]])   # left over: no label at all
+    assert name_communities(counts).tolist() == [0, 1, 2, 1, -1, -1, -1]
+    assert name_communities(counts, min_votes=2).tolist() == [0, 1, 2, 1, -1, 2, -1]
+    # As many communities as classes: the one-to-one assignment alone.
+    assert name_communities(counts[:3]).tolist() == [0, 1, 2]
+
+
+def _class_in_two_regions():
+    # Class 0 lies in two regions; its second region sits next to class 1's.
+    rng = np.random.default_rng(0)
+
+    def unit(v):
+        return np.asarray(v, float) / np.linalg.norm(v)
+
+    means = [unit([1, 0, 0, 0]), unit([0, 0.8, 0, 0.6]), unit([0, 1, 0, 0]), unit([0, 0, 1, 0])]
+    X = np.vstack([m + 0.03 * rng.standard_normal((40, 4)) for m in means])
+    # Thin bridges between the regions keep the kNN graph in one piece.
+    bridges = [unit((1 - t) * means[i] + t * means[(i + 1) % 4])
+               for i in range(4) for t in np.linspace(0.1, 0.9, 6)]
+    X = np.vstack([X, bridges])
+    positions = np.r_[0:4, 40:43, 80:84, 120:124]
+    y = np.repeat([0, 0, 1, 2], [4, 3, 4, 4])  # every answer right
+    return X, positions, y
+
+
+def test_finer_cut_keeps_a_class_spread_over_two_regions():
+    X, positions, y = _class_in_two_regions()
+    second = np.arange(4, 7)  # the three labels of class 0's second region
+    kept = {}
+    for pool_clusters in ("kmeans", "communities", "finer_communities"):
+        f = CentroidFilter(anchor_to_pool=False, pool_clusters=pool_clusters, random_state=0)
+        kept[pool_clusters] = f.fit_filter(X[positions], y, sample_indices=positions, X_pool=X)
+    # The centroid rule doubts the second region's labels (class 1's centre is
+    # nearer); one cut per class merges that region with class 1's, so neither
+    # opinion rescues them. Cut a fifth finer, the region is a community of its
+    # own, named 0 by its three labels.
+    for pool_clusters in ("kmeans", "communities"):
+        assert not kept[pool_clusters][second].any()
+        assert kept[pool_clusters][np.setdiff1d(np.arange(y.size), second)].all()
+    assert kept["finer_communities"].all()
