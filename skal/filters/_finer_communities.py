@@ -77,23 +77,11 @@ def match_finer_communities_to_classes(view: PoolView, positions: np.ndarray, y:
                                        n_classes: int, seed: int | None) -> np.ndarray | None:
     """The class of each label's community in the finer cut, ``-1`` where it has none.
 
-    Parameters
-    ----------
-    view : PoolView
-        The pool.
-    positions : ndarray of int
-        Pool row of each label.
-    y : ndarray of int
-        The given labels, encoded ``0 .. n_classes - 1``.
-    n_classes : int
-    seed : int or None
-        Seeds the cut (:func:`~skal.filters._communities.pool_communities`).
-
-    Returns
-    -------
-    matched : ndarray of int, shape (n_labels,) or None
-        ``None`` when the pool cannot be cut into :func:`finer_cut_size`
-        communities.
+    The arguments are those of
+    :func:`~skal.filters._communities.match_communities_to_classes` (the pool,
+    each label's row in it, the encoded labels, their number of classes and
+    the cut's seed). Returns ``None`` when the pool cannot be cut into
+    :func:`finer_cut_size` communities, else one class per label (``int``).
 
     Examples
     --------
