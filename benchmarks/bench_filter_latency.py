@@ -51,8 +51,9 @@ FILTERS = {"centroid": CentroidFilter, "graph": GraphFilter, "clustervote": Clus
            "centroid-hard": lambda: CentroidFilter(soft_proposals=False),
            # The second opinion from the anchor's communities: no k-means.
            "centroid-communities": lambda: CentroidFilter(pool_clusters="communities"),
-           # The second opinion from a cut a fifth finer than the classes.
-           "centroid-finer": lambda: CentroidFilter(pool_clusters="finer_communities"),
+           # The second opinion from k-means cells, one per class (the default
+           # until the seventh revision of 2026-12-04).
+           "centroid-kmeans": lambda: CentroidFilter(pool_clusters="kmeans"),
            "graph-pool": lambda: GraphFilter(graph="pool")}
 
 

@@ -50,8 +50,9 @@ def recommended_learner(noise_filter=None, *, random_state=None, **params) -> No
     doubted labels are dropped). Given the pool, the filter moves its class
     centres toward the pool's spectral communities before judging
     (``anchor_to_pool``, a pull that fades once a class has more than five
-    labels), judges the labels of every class by them, and asks its k-means
-    clusters for a second opinion (``cluster_agreement``); a doubted label in
+    labels), judges the labels of every class by them, and asks the pool for
+    a second opinion (``cluster_agreement``), read from its kNN graph cut into
+    a fifth more communities than classes (``pool_clusters``); a doubted label in
     a community the labels do not name trains on the posterior of that
     community's class instead of one guessed class (``soft_proposals``). The
     reference's adaptive noise dropout (``noise_dropout="auto"``) was the
