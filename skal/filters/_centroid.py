@@ -112,8 +112,11 @@ class CentroidFilter(NoiseFilter):
         named to one of them by the one-to-one assignment, and each community
         left over named by a class holding at least 3 of its labels and more
         than any other class, or left without a name (no opinion on its
-        labels; :func:`~skal.filters._finer_communities.match_finer_communities_to_classes`).
-        A class that spreads over several regions of the pool keeps a
+        labels; :func:`~skal.filters._finer_communities.match_finer_communities_to_classes`);
+        where the pool cannot be cut into that many communities, the k-means
+        cells. It reuses the anchor's eigenvectors (0.18-0.23 s for a round
+        at 100 labels on a 50,000 x 512 pool, against 0.26-0.29 s with
+        ``"kmeans"``). A class that spreads over several regions of the pool keeps a
         community for each, where one community per class must merge it
         with a neighbour's. The default since the seventh revision of
         2026-12-04: on the digits (the paper protocol, paired with
