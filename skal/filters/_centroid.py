@@ -116,9 +116,9 @@ class CentroidFilter(NoiseFilter):
         where the pool cannot be cut into that many communities, the k-means
         cells. It reuses the anchor's eigenvectors (0.18-0.23 s for a round
         at 100 labels on a 50,000 x 512 pool, against 0.26-0.29 s with
-        ``"kmeans"``). A class that spreads over several regions of the pool keeps a
-        community for each, where one community per class must merge it
-        with a neighbour's. The default since the seventh revision of
+        ``"kmeans"``). A class that spreads over several regions of the pool
+        no longer shares its neighbours' communities, as it must when there
+        is one community per class. The default since the seventh revision of
         2026-12-04: on the digits (the paper protocol, paired with
         ``"kmeans"``) the recommended NAS pipeline gained 1.4 / 0.7 / 0.0
         points (MaxHerding) and 0.7 / 0.8 / 0.3 (ProbCover) at 50 / 30 / 0 %
