@@ -378,11 +378,7 @@ class CentroidFilter(NoiseFilter):
         self.proposal_proba_ = None
         if self.soft_proposals and self.anchor_to_pool and pool is not None and not keep.all():
             says = self._propose_posteriors(y, n_classes, keep, says, seed, *pool)
-        proposed = self.classes_[np.maximum(says, 0)]
-        if (says < 0).any():
-            proposed = proposed.astype(object)
-            proposed[says < 0] = None
-        self.proposed_labels_ = proposed
+        self.proposed_labels_ = _classes_or_none(self.classes_, says)
         return scores, threshold, keep
 
     def _class_centres(self, Z, y, n_classes: int) -> np.ndarray:
@@ -443,11 +439,7 @@ class CentroidFilter(NoiseFilter):
         kept = keep | (matched == y)
         # A doubted label is relabelled only where both views name the same class.
         final = np.where(kept, y, np.where((says == matched) & (matched >= 0), matched, -1))
-        named = self.classes_[np.maximum(matched, 0)]
-        if (matched < 0).any():
-            named = named.astype(object)
-            named[matched < 0] = None
-        self.cluster_classes_ = named
+        self.cluster_classes_ = _classes_or_none(self.classes_, matched)
         return kept, final
 
     def _propose_posteriors(self, y, n_classes, keep, says, seed, view, positions):
@@ -491,6 +483,15 @@ class CentroidFilter(NoiseFilter):
             take = judged[members]
             out[members[take]] = np.sqrt(np.einsum("ij,ij->i", diff, diff))[take]
         return out
+
+
+def _classes_or_none(classes: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """``classes[codes]``, with ``None`` (an object array) where a code is -1."""
+    out = classes[np.maximum(codes, 0)]
+    if (codes < 0).any():
+        out = out.astype(object)
+        out[codes < 0] = None
+    return out
 
 
 # Classes up to this size get leave-one-out centres for the calibration.

@@ -353,12 +353,14 @@ class CommunityVotes(NamedTuple):
 
 
 def community_votes(view: PoolView, positions: np.ndarray, y: np.ndarray, n_classes: int,
-                    seed: int | None) -> CommunityVotes | None:
+                    seed: int | None, *, n_communities: int | None = None) -> CommunityVotes | None:
     """The pool's communities and how many labels of each class each one holds.
 
-    ``None`` when the pool cannot be cut.
+    The pool is cut into ``n_communities`` communities (default: one per
+    class). ``None`` when the pool cannot be cut.
     """
-    rows, labels, medians = pool_communities(view, n_classes, seed)
+    k = n_classes if n_communities is None else n_communities
+    rows, labels, medians = pool_communities(view, k, seed)
     if labels is None:
         return None
     community = community_of(view, np.asarray(positions), rows, labels)

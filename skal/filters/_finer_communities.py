@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._cluster_match import one_to_one_names
-from ._communities import community_of, pool_communities
+from ._communities import community_votes
 from ._pool import PoolView
 
 __all__ = ["FINER_SHARE", "LEFTOVER_MIN_VOTES", "finer_cut_size", "match_finer_communities_to_classes",
@@ -99,10 +99,6 @@ def match_finer_communities_to_classes(view: PoolView, positions: np.ndarray, y:
     >>> match_finer_communities_to_classes(view, positions, y, 3, seed=0).tolist()
     [0, 0, 0, 0, 0, 0, 1, 1, 2, 2]
     """
-    rows, labels, _ = pool_communities(view, finer_cut_size(n_classes), seed)
-    if labels is None:
-        return None
-    community = community_of(view, np.asarray(positions), rows, labels)
-    counts = np.zeros((int(labels.max()) + 1, n_classes))
-    np.add.at(counts, (community, np.asarray(y)), 1.0)
-    return name_communities(counts)[community]
+    votes = community_votes(view, positions, y, n_classes, seed,
+                            n_communities=finer_cut_size(n_classes))
+    return None if votes is None else name_communities(votes.counts)[votes.community]
