@@ -11,6 +11,15 @@ paper's protocol, same seeds and annotator for every row:
 - ``default, selection told the truth``: a label covers its region iff it is
   truly right; training as the default (kept labels plus the filter's
   relabels);
+- ``default, selection told the truth in round 1 only`` / ``... after round
+  1``: the same, in the first round's shares only (where the filter judges
+  10-20 labels) or in every later round only;
+- ``default, selection without the wrong labels the filter kept`` / ``...
+  with the right labels the filter doubted``: the filter's verdicts with one
+  kind of its mistakes undone for selection alone;
+- ``default's filter, train only``: the same filter and training with every
+  label covering (``noise_aware=False``), the protocol's train-only row, so
+  that NAS selection's effect is read within one run;
 - ``default, training told the truth``: selection as the default; the model
   learns from the truly right labels only (as the ceiling does);
 - ``NAS + IdealFilter``: both told the truth (the ceiling);
@@ -151,14 +160,26 @@ def _install_truth_hooks() -> None:
                                       _steps.training_set)
 
     def selection_covering(est):
-        if getattr(est, "_truth_for", None) == "selection":
-            ledger = est._ledger
+        truth_for = getattr(est, "_truth_for", None)
+        # Rounds finished so far: 0 while the first round buys its shares.
+        first_round = est.n_rounds_done_ == 0
+        ledger = est._ledger
+        if (truth_for == "selection" or (truth_for == "selection, round 1" and first_round)
+                or (truth_for == "selection, after round 1" and not first_round)):
             return ledger.idx[~est._true_noisy[ledger.idx]]
+        if truth_for == "selection, no kept wrong":
+            # The filter's verdicts, less the wrong labels it kept.
+            cover = covering(est)
+            return cover[~est._true_noisy[cover]]
+        if truth_for == "selection, doubted right restored":
+            # The filter's verdicts, plus the right labels it doubted.
+            keep = np.isin(ledger.idx, covering(est)) | ~est._true_noisy[ledger.idx]
+            return ledger.idx[keep]
         return covering(est)
 
     def training_positions(est):
         truth_for = getattr(est, "_truth_for", None)
-        if truth_for is None or truth_for == "selection":
+        if truth_for is None or truth_for.startswith("selection"):
             return positions(est)
         ledger = est._ledger
         right = ~est._true_noisy[ledger.idx]
@@ -228,9 +249,24 @@ def rows(strategy: str, y_pool: np.ndarray, centres: np.ndarray | None = None) -
         return lambda seed, n: NoiseAwareActiveLearner(strat(), ideal_filter(n), noise_aware=nas,
                                                        random_state=seed,
                                                        delta_schedule=schedule_of(policy))
+    def train_only(seed, n):
+        return NoiseAwareActiveLearner(strat(), rec["filter"](), noise_aware=False,
+                                       train_on=rec["train_on"], random_state=seed,
+                                       delta_schedule=schedule_of(policy))
+
     grid = [Row("default", strategy, "nas", default(None), train_on=rec["train_on"]),
+            Row("default's filter, train only", strategy, "train-only", train_only,
+                train_on=rec["train_on"]),
             Row("default, selection told the truth", strategy, "nas", default("selection"),
                 train_on=rec["train_on"]),
+            Row("default, selection told the truth in round 1 only", strategy, "nas",
+                default("selection, round 1"), train_on=rec["train_on"]),
+            Row("default, selection told the truth after round 1", strategy, "nas",
+                default("selection, after round 1"), train_on=rec["train_on"]),
+            Row("default, selection without the wrong labels the filter kept", strategy, "nas",
+                default("selection, no kept wrong"), train_on=rec["train_on"]),
+            Row("default, selection with the right labels the filter doubted", strategy, "nas",
+                default("selection, doubted right restored"), train_on=rec["train_on"]),
             Row("default, training told the truth", strategy, "nas", default("training")),
             Row("NAS + IdealFilter", strategy, "ideal nas", ideal(True)),
             Row("IdealFilter, train only", strategy, "ideal train-only", ideal(False)),

@@ -61,6 +61,71 @@ def test_truth_reaches_only_its_side(digits_600):
     np.testing.assert_array_equal(plain._fit_positions, _steps.training_positions(plain))
 
 
+def test_the_round_split_rows_tell_selection_the_truth_in_their_rounds_only(digits_600):
+    X, y = digits_600
+    oracle = NoisyOracle(y, noise_rate=0.5, random_state=0)
+    def covering_at(row_name):
+        """The covering set each share was picked with, by round."""
+        import nas_gap_decomposition as gap
+
+        row = next(r for r in gap.rows("ProbCover", y) if r.name == row_name)
+        learner = row.make(0, oracle.is_noisy_)
+        record = []
+        hooked = _steps.selection_covering
+
+        def spy(est):
+            out = hooked(est)
+            record.append((est.n_rounds_done_, out.copy(), est._ledger.idx.copy(),
+                           est._ledger.clean_mask.copy()))
+            return out
+        for _ in range(2):
+            _steps.selection_covering = spy
+            try:
+                learner.fit_round(X, oracle, budget=20)
+            finally:
+                _steps.selection_covering = hooked
+        return record
+
+    for name, truth_rounds in (("default, selection told the truth in round 1 only", {0}),
+                               ("default, selection told the truth after round 1", {1})):
+        record = covering_at(name)
+        assert {r for r, *_ in record} == {0, 1}
+        for round_done, covering, idx, clean in record:
+            if round_done in truth_rounds:
+                expected = idx[~oracle.is_noisy_[idx]]
+            else:
+                expected = idx[clean]
+            np.testing.assert_array_equal(covering, expected)
+        # In a round the truth is not told, the filter's verdicts differ from it
+        # somewhere, so the check above tells the two apart.
+        assert any(not np.array_equal(c, i[~oracle.is_noisy_[i]])
+                   for r, c, i, _ in record if r not in truth_rounds)
+
+    import nas_gap_decomposition as gap
+
+    train_only = next(r for r in gap.rows("ProbCover", y) if r.name == "default's filter, train only")
+    learner = train_only.make(0, oracle.is_noisy_)
+    assert learner.noise_aware is False and learner.train_on == "relabel"
+
+
+@pytest.mark.parametrize("row_name, expected", [
+    ("default, selection without the wrong labels the filter kept", lambda clean, right: clean & right),
+    ("default, selection with the right labels the filter doubted", lambda clean, right: clean | right),
+])
+def test_each_selection_mistake_is_undone_alone(digits_600, row_name, expected):
+    X, y = digits_600
+    oracle = NoisyOracle(y, noise_rate=0.5, random_state=1)
+    est = _run(row_name, X, oracle, rounds=4)
+    clean = est._ledger.clean_mask
+    right = ~oracle.is_noisy_[est.labeled_idx_]
+    # Both kinds of mistake occur, so each row differs from the filter's verdicts ...
+    assert (clean & ~right).any() and (~clean & right).any()
+    # ... by exactly the one kind it undoes; training stays the default's.
+    np.testing.assert_array_equal(_steps.selection_covering(est),
+                                  est.labeled_idx_[expected(clean, right)])
+    np.testing.assert_array_equal(est._fit_positions, _steps.training_positions(est))
+
+
 def test_each_training_mistake_is_undone_alone(digits_600):
     X, y = digits_600
     # An annotator under which all three kinds of mistake occur in 4 rounds.
