@@ -17,6 +17,12 @@ paper's protocol, same seeds and annotator for every row:
 - ``default, selection without the wrong labels the filter kept`` / ``...
   with the right labels the filter doubted``: the filter's verdicts with one
   kind of its mistakes undone for selection alone;
+- ``default, selection told F of the kept wrong labels, doubting G of the kept
+  right`` (``--detector F,G``, repeatable): what selection gains from a detector
+  of the wrong labels the filter keeps, by its recall F and its false-positive
+  rate G. Each kept wrong label stops covering with probability F and each
+  kept right one with probability G, one fixed draw per pool point and seed
+  (a label's fate does not change between shares); training as the default;
 - ``default's filter, train only``: the same filter and training with every
   label covering (``noise_aware=False``), the protocol's train-only row, so
   that NAS selection's effect is read within one run;
@@ -171,6 +177,12 @@ def _install_truth_hooks() -> None:
             # The filter's verdicts, less the wrong labels it kept.
             cover = covering(est)
             return cover[~est._true_noisy[cover]]
+        if isinstance(truth_for, tuple) and truth_for[0] == "detector":
+            # A detector of recall f and false-positive rate g among the kept labels.
+            _, f, g = truth_for
+            cover = covering(est)
+            wrong, draw = est._true_noisy[cover], est._detector_draw[cover]
+            return cover[~np.where(wrong, draw < f, draw < g)]
         if truth_for == "selection, doubted right restored":
             # The filter's verdicts, plus the right labels it doubted.
             keep = np.isin(ledger.idx, covering(est)) | ~est._true_noisy[ledger.idx]
@@ -179,7 +191,7 @@ def _install_truth_hooks() -> None:
 
     def training_positions(est):
         truth_for = getattr(est, "_truth_for", None)
-        if truth_for is None or truth_for.startswith("selection"):
+        if truth_for is None or isinstance(truth_for, tuple) or truth_for.startswith("selection"):
             return positions(est)
         ledger = est._ledger
         right = ~est._true_noisy[ledger.idx]
@@ -218,10 +230,17 @@ def _install_truth_hooks() -> None:
     _steps._truth_hooks = True
 
 
-def rows(strategy: str, y_pool: np.ndarray, centres: np.ndarray | None = None) -> list[Row]:
+def detector_row_name(recall: float, false_positive_rate: float) -> str:
+    """The name of the row told ``recall`` of the kept wrong labels (``--detector``)."""
+    return (f"default, selection told {recall:g} of the kept wrong labels, "
+            f"doubting {false_positive_rate:g} of the kept right")
+
+
+def rows(strategy: str, y_pool: np.ndarray, centres: np.ndarray | None = None,
+         detectors: list[tuple[float, float]] = ()) -> list[Row]:
     """The rows for one strategy; ``y_pool`` holds the pool's true labels, ``centres``
     its true class centres (:func:`true_class_centres`; without them, no rows told the
-    centres)."""
+    centres), ``detectors`` the (recall, false-positive rate) pairs of the detector rows."""
     rec = RECOMMENDED[strategy]
     strat = STRATEGIES[strategy]
     policy = policy_of(strategy)  # the default's δ schedule, in every row as in the protocol
@@ -236,6 +255,8 @@ def rows(strategy: str, y_pool: np.ndarray, centres: np.ndarray | None = None) -
                 est._truth_for = truth_for
                 est._true_noisy = np.asarray(is_noisy, dtype=bool)
                 est._true_labels = np.asarray(y_pool)
+                # The detector rows' draws: one per pool point, fixed by the seed.
+                est._detector_draw = np.random.default_rng([seed, 2026]).random(len(is_noisy))
             return est
         return make
 
@@ -276,6 +297,9 @@ def rows(strategy: str, y_pool: np.ndarray, centres: np.ndarray | None = None) -
                 default("no wrong relabel"), train_on=rec["train_on"]),
             Row("training with the right labels the filter dropped", strategy, "nas",
                 default("dropped right restored"), train_on=rec["train_on"])]
+    grid += [Row(detector_row_name(f, g), strategy, "nas", default(("detector", f, g)),
+                 train_on=rec["train_on"]) for f, g in detectors]
+
     def with_filter(make_filter):
         return lambda seed, n: NoiseAwareActiveLearner(
             strat(), make_filter(), train_on=rec["train_on"],
@@ -298,11 +322,27 @@ def rows(strategy: str, y_pool: np.ndarray, centres: np.ndarray | None = None) -
     return grid
 
 
+def _detector_pair(text: str) -> tuple[float, float]:
+    """``"F,G"`` as two probabilities (``--detector``)."""
+    try:
+        f, g = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected F,G (two numbers), got {text!r}") from None
+    if not (0.0 <= f <= 1.0 and 0.0 <= g <= 1.0):
+        raise argparse.ArgumentTypeError(f"F and G must lie in [0, 1], got {text!r}")
+    return f, g
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--dataset", default="digits", choices=["digits", "mnist5k"])
     p.add_argument("--row", action="append", default=None, metavar="NAME",
                    help="run only this row (repeat for several; default: every row)")
+    p.add_argument("--detector", action="append", default=[], metavar="F,G",
+                   type=_detector_pair,
+                   help="add a row whose selection is told F of the kept wrong labels and "
+                        "doubts G of the kept right ones (repeat for several; run with "
+                        "--row too, only the rows named and these)")
     p.add_argument("--strategies", default="ProbCover,MaxHerding")
     p.add_argument("--noise", type=float, nargs="+", default=[0.5, 0.3])
     p.add_argument("--seeds", type=int, default=10)
@@ -311,12 +351,15 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     X, X_test, y, y_test = load(args.dataset)
     centres = true_class_centres(X, y)
-    grid = [r for s in args.strategies.split(",") for r in rows(s.strip(), y, centres)]
+    grid = [r for s in args.strategies.split(",")
+            for r in rows(s.strip(), y, centres, args.detector)]
     if args.row:
         unknown = set(args.row) - {r.name for r in grid}
         if unknown:
             p.error(f"--row: no row named {sorted(unknown)}")
-        grid = [r for r in grid if r.name in args.row]
+        # The detector rows were asked for by --detector itself.
+        asked = set(args.row) | {detector_row_name(f, g) for f, g in args.detector}
+        grid = [r for r in grid if r.name in asked]
     records = run_grid(grid, X, y, X_test, y_test, [Noise("symmetric", r) for r in args.noise],
                        list(range(args.seeds)), n_jobs=args.n_jobs, log=sys.stderr)
     write_records(records, args.out)

@@ -261,3 +261,66 @@ def test_the_unguarded_told_names_pull_by_the_whole_weight_without_the_pool_clus
     names = [r.name for r in gap.rows("MaxHerding", y_pool)]
     assert "default, told which community is which class, unfaded, no pool clusters" in names
     assert "default, unfaded, no pool clusters" in names
+
+
+def test_the_detector_rows_doubt_kept_labels_by_their_fixed_draws(digits_600):
+    import nas_gap_decomposition as gap
+
+    X, y = digits_600
+    oracle = NoisyOracle(y, noise_rate=0.5, random_state=1)
+    name = gap.detector_row_name(0.5, 0.25)
+    row = next(r for r in gap.rows("ProbCover", y, detectors=[(0.5, 0.25)]) if r.name == name)
+    est = row.make(3, oracle.is_noisy_)
+    draw = est._detector_draw.copy()
+    for _ in range(4):
+        est.fit_round(X, oracle, budget=20)
+    # The draws are the seed's, one per pool point, and stay fixed through the run.
+    np.testing.assert_array_equal(draw, np.random.default_rng([3, 2026]).random(y.size))
+    np.testing.assert_array_equal(est._detector_draw, draw)
+    idx, clean = est.labeled_idx_, est._ledger.clean_mask
+    wrong, u = oracle.is_noisy_[idx], draw[idx]
+    told = clean & wrong & (u < 0.5)
+    doubted_right = clean & ~wrong & (u < 0.25)
+    # Both kinds of extra doubt occur, and a kept label escapes each draw too ...
+    assert told.any() and doubted_right.any() and (clean & ~told & ~doubted_right).any()
+    # ... so the covering set is the filter's kept labels less exactly those two.
+    np.testing.assert_array_equal(_steps.selection_covering(est),
+                                  idx[clean & ~told & ~doubted_right])
+    # Training stays the default's.
+    np.testing.assert_array_equal(est._fit_positions, _steps.training_positions(est))
+    # Recall 1 with no false positives is the row without the kept wrong labels.
+    full = next(r for r in gap.rows("ProbCover", y, detectors=[(1.0, 0.0)])
+                if r.name == gap.detector_row_name(1.0, 0.0)).make(3, oracle.is_noisy_)
+    full.fit_round(X, oracle, budget=20)
+    np.testing.assert_array_equal(
+        _steps.selection_covering(full),
+        full.labeled_idx_[full._ledger.clean_mask & ~oracle.is_noisy_[full.labeled_idx_]])
+
+
+def test_the_detector_option_reads_two_probabilities():
+    import argparse
+
+    import nas_gap_decomposition as gap
+
+    assert gap._detector_pair("0.5,0.02") == (0.5, 0.02)
+    for bad in ("0.5", "a,b", "1.5,0", "0.5,-0.1"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            gap._detector_pair(bad)
+
+
+def test_the_detector_option_adds_its_rows_to_those_named(monkeypatch):
+    import nas_gap_decomposition as gap
+
+    ran = {}
+
+    def fake_run_grid(grid, *args, **kwargs):
+        ran["rows"] = [(r.strategy, r.name) for r in grid]
+        return []
+    monkeypatch.setattr(gap, "run_grid", fake_run_grid)
+    monkeypatch.setattr(gap, "write_records", lambda records, out: None)
+    monkeypatch.setattr(gap, "accuracy_by_seed", lambda records, keys: {})
+    gap.main(["--strategies", "MaxHerding", "--row", "default", "--detector", "0.5,0.02",
+              "--detector", "1,0", "--seeds", "1"])
+    assert ran["rows"] == [("MaxHerding", "default"),
+                           ("MaxHerding", gap.detector_row_name(0.5, 0.02)),
+                           ("MaxHerding", gap.detector_row_name(1.0, 0.0))]
