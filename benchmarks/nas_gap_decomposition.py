@@ -75,6 +75,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -237,7 +238,7 @@ def detector_row_name(recall: float, false_positive_rate: float) -> str:
 
 
 def rows(strategy: str, y_pool: np.ndarray, centres: np.ndarray | None = None,
-         detectors: list[tuple[float, float]] = ()) -> list[Row]:
+         detectors: Sequence[tuple[float, float]] = ()) -> list[Row]:
     """The rows for one strategy; ``y_pool`` holds the pool's true labels, ``centres``
     its true class centres (:func:`true_class_centres`; without them, no rows told the
     centres), ``detectors`` the (recall, false-positive rate) pairs of the detector rows."""
