@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import json
 import os
 import platform
@@ -163,6 +164,29 @@ def load(dataset: str, embeddings=None, labels=None):
     return train_test_split(X, y, test_size=0.3, stratify=y, random_state=0)
 
 
+def with_learner_params(row: Row, params: dict) -> Row:
+    """``row`` with ``params`` set on the learner it builds (``--learner-param``)."""
+    make = row.make
+
+    def build(seed, is_noisy):
+        return make(seed, is_noisy).set_params(**params)
+    return dataclasses.replace(row, make=build)
+
+
+def _name_values(parser, option: str, items: list[str]) -> dict:
+    """``NAME=VALUE`` items as a dict, each value read as JSON where it is JSON."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            parser.error(f"{option}: expected NAME=VALUE, got {item!r}")
+        try:
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value
+    return out
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--dataset", default="digits", choices=["digits", "mnist5k"])
@@ -180,6 +204,9 @@ def main(argv=None) -> int:
                    help="parameter of the recommended filter for a variant's run, e.g. "
                         "propose_below=0.5 (write such runs outside nas_protocol_*.csv, "
                         "which the report reads as the default's)")
+    p.add_argument("--learner-param", action="append", default=[], metavar="NAME=VALUE",
+                   help="parameter set on every row's learner for a variant's run, e.g. "
+                        "pool_doubt_weight=0.8 (rows it does not concern run unchanged)")
     p.add_argument("--delta-schedule", default="default", metavar="POLICY",
                    help="ProbCover's δ policy for a variant's run: a DeltaSchedule policy, or "
                         "'none' for a constant δ (default: the recommended one)")
@@ -189,15 +216,8 @@ def main(argv=None) -> int:
     p.add_argument("--n-jobs", type=int, default=2)
     p.add_argument("--out", required=True, help="CSV of every (row, noise, seed, round)")
     args = p.parse_args(argv)
-    filter_params = {}
-    for item in args.filter_param:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            p.error(f"--filter-param: expected NAME=VALUE, got {item!r}")
-        try:
-            filter_params[key.strip()] = json.loads(value)
-        except json.JSONDecodeError:
-            filter_params[key.strip()] = value
+    filter_params = _name_values(p, "--filter-param", args.filter_param)
+    learner_params = _name_values(p, "--learner-param", args.learner_param)
     if args.budget_scale < 1:
         p.error(f"--budget-scale must be a positive integer, got {args.budget_scale}")
     if args.embeddings and not args.labels:
@@ -207,6 +227,8 @@ def main(argv=None) -> int:
     schedule = None if args.delta_schedule == "none" else args.delta_schedule
     rows = [r for s in args.strategies.split(",")
             for r in protocol_rows(s.strip(), args.rows, filter_params, schedule)]
+    if learner_params:
+        rows = [with_learner_params(r, learner_params) for r in rows]
     noises = [Noise("symmetric", r) for r in args.noise] + [Noise("asymmetric", r)
                                                             for r in args.asym]
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
@@ -224,6 +246,7 @@ def main(argv=None) -> int:
                  f"d={X.shape[1]} wall_s={wall:.0f} n_jobs={args.n_jobs} "
                  f"load_end={os.getloadavg()[0]:.1f}"
                  + (f" filter_params={json.dumps(filter_params)}" if filter_params else "")
+                 + (f" learner_params={json.dumps(learner_params)}" if learner_params else "")
                  + (f" delta_schedule={args.delta_schedule}"
                     if args.delta_schedule != "default" else "")
                  + (f" budget_scale={args.budget_scale}" if args.budget_scale != 1 else "")

@@ -129,6 +129,13 @@ class NoiseAwareActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator
         Passed to coverage strategies that have a ``noisy_weight`` parameter:
         ``None`` keeps the strategy's own value, ``"auto"`` uses the predicted
         clean rate p̂ of the labeled set (the weighted NAS variant).
+    pool_doubt_weight : float in (0, 1], default=1.0
+        During NAS selection, a label the filter keeps but whose second look
+        from the pool doubts it (the filter's ``pool_clean_proba_`` below 0.5,
+        :class:`~skal.filters.CentroidFilter`) covers with this weight.
+        Strategies with graded coverage (:class:`~skal.strategies.MaxHerding`)
+        scale its kernel by it, so a large region behind a doubtful label is
+        visited again; the others count it fully. 1 trusts kept labels fully.
     classes : array-like or None, default=None
         The label set the annotator may answer with. Labels outside it raise a
         ``ValueError``. ``None`` takes the oracle's ``classes_`` when it has one.
@@ -209,6 +216,7 @@ class NoiseAwareActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator
         "random_state": ["random_state", np.random.Generator],
         "checkpoint": [str, os.PathLike, None],
         "delta_schedule": [DeltaSchedule, None],
+        "pool_doubt_weight": [Interval(Real, 0, 1, closed="right")],
     }
 
     def __init__(self, strategy: QueryStrategy | None = None,
@@ -219,7 +227,7 @@ class NoiseAwareActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator
                  noise_dropout: float = 0.0, noisy_weight: Any = None, classes: Any = None,
                  verbose: bool = False, random_state: Any = None,
                  checkpoint: str | os.PathLike | None = None,
-                 delta_schedule: DeltaSchedule | None = None):
+                 delta_schedule: DeltaSchedule | None = None, pool_doubt_weight: float = 1.0):
         self.strategy = strategy
         self.noise_filter = noise_filter
         self.estimator = estimator
@@ -237,6 +245,7 @@ class NoiseAwareActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator
         self.random_state = random_state
         self.checkpoint = checkpoint
         self.delta_schedule = delta_schedule
+        self.pool_doubt_weight = pool_doubt_weight
 
     # ------------------------------------------------------------------ checks
     def _validate_params(self) -> None:

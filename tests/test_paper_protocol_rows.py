@@ -101,3 +101,24 @@ def test_budget_scale_multiplies_the_samples_per_class(tmp_path):
 def test_budget_scale_must_be_positive(tmp_path):
     with pytest.raises(SystemExit):
         paper_protocol.main(["--budget-scale", "0", "--out", str(tmp_path / "x.csv")])
+
+
+def test_learner_params_reach_every_row_and_are_named_in_the_header(tmp_path, monkeypatch):
+    import csv
+
+    rows = paper_protocol.protocol_rows("MaxHerding", "defaults")
+    changed = [paper_protocol.with_learner_params(r, {"pool_doubt_weight": 0.8}) for r in rows]
+    for before, after in zip(rows, changed):
+        assert (after.name, after.kind, after.train_on) == (before.name, before.kind,
+                                                           before.train_on)
+        assert after.make(0, np.zeros(50, dtype=bool)).pool_doubt_weight == 0.8
+        assert before.make(0, np.zeros(50, dtype=bool)).pool_doubt_weight == 1.0
+    out = tmp_path / "rows.csv"
+    paper_protocol.main(["--dataset", "digits", "--strategies", "MaxHerding", "--rows",
+                         "defaults", "--noise", "0.5", "--asym", "--seeds", "1", "--n-jobs",
+                         "1", "--learner-param", "pool_doubt_weight=0.8", "--out", str(out)])
+    with open(out) as fh:
+        assert 'learner_params={"pool_doubt_weight": 0.8}' in fh.readline()
+        assert {r["row"] for r in csv.DictReader(fh)} == {r.name for r in rows}
+    with pytest.raises(SystemExit):
+        paper_protocol.main(["--learner-param", "pool_doubt_weight", "--out", str(out)])

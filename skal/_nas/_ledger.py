@@ -54,6 +54,10 @@ class Ledger:
     proposed : ndarray of int64
         Index into the classes of the label the filter proposes instead of a
         doubted one (-1: no proposal); ``train_on="relabel"`` uses it.
+    pool_clean_proba : ndarray of float64
+        The filter's second look at each label from the pool
+        (``pool_clean_proba_``; 1 where it gives none); NAS selection lets a
+        kept label it doubts cover less (``pool_doubt_weight``).
     proposal_proba : ndarray of shape (n_labels, n_classes) or (n_labels, 0)
         A distribution over the classes the filter proposes instead of a
         doubted label (``proposal_proba_``; a row of zeros: none), its
@@ -75,6 +79,7 @@ class Ledger:
     proposed: np.ndarray = None
     proposal_proba: np.ndarray = None
     corrections: list = field(default_factory=list)
+    pool_clean_proba: np.ndarray = None
 
     def __post_init__(self):
         n = self.idx.size
@@ -84,6 +89,8 @@ class Ledger:
             self.proposed = np.full(n, -1, dtype=np.int64)
         if self.proposal_proba is None:
             self.proposal_proba = np.zeros((n, 0))
+        if self.pool_clean_proba is None:
+            self.pool_clean_proba = np.ones(n)
 
     @classmethod
     def empty(cls, n_features: int, dtype) -> Ledger:
@@ -115,6 +122,7 @@ class Ledger:
         self.reviewed = np.concatenate([self.reviewed, np.zeros(n, dtype=bool)])
         self.clean_proba = np.concatenate([self.clean_proba, np.ones(n)])
         self.proposed = np.concatenate([self.proposed, np.full(n, -1, dtype=np.int64)])
+        self.pool_clean_proba = np.concatenate([self.pool_clean_proba, np.ones(n)])
         self.proposal_proba = np.vstack([self.proposal_proba,
                                          np.zeros((n, self.proposal_proba.shape[1]))])
 
@@ -133,12 +141,14 @@ class Ledger:
                                      "round": int(round_)})
             self.labels[pos] = new
         self.reviewed[positions] = True
+        self.pool_clean_proba[positions] = 1.0
         self.proposed[positions] = -1
         self.proposal_proba[positions] = 0.0
 
     def set_decisions(self, clean_score: np.ndarray, clean_proba: np.ndarray | None = None,
                       proposed: np.ndarray | None = None,
-                      proposal_proba: np.ndarray | None = None) -> None:
+                      proposal_proba: np.ndarray | None = None,
+                      pool_clean_proba: np.ndarray | None = None) -> None:
         self.clean_score = np.asarray(clean_score, dtype=np.float64)
         # A label a person reviewed is believed: that is the point of reviewing.
         self.clean_mask = (self.clean_score >= 0.5) | self.reviewed
@@ -149,6 +159,9 @@ class Ledger:
         self.proposal_proba = (np.zeros((self.idx.size, 0)) if proposal_proba is None
                                else np.where(self.reviewed[:, None], 0.0,
                                              np.asarray(proposal_proba, dtype=np.float64)))
+        self.pool_clean_proba = (np.ones(self.idx.size) if pool_clean_proba is None
+                                 else np.where(self.reviewed, 1.0,
+                                               np.clip(pool_clean_proba, 0.0, 1.0)))
 
     # ------------------------------------------------------------ persistence
     def arrays(self) -> dict[str, np.ndarray]:
@@ -156,7 +169,7 @@ class Ledger:
                 "clean_score": self.clean_score, "label_round": self.round,
                 "X_labeled": self.X, "reviewed": self.reviewed,
                 "clean_proba": self.clean_proba, "proposed": self.proposed,
-                "proposal_proba": self.proposal_proba}
+                "proposal_proba": self.proposal_proba, "pool_clean_proba": self.pool_clean_proba}
 
     @classmethod
     def from_saved(cls, arrays: dict, labels: np.ndarray, corrections: list,
@@ -176,9 +189,11 @@ class Ledger:
         checked = {}
         defaults = {"reviewed": np.zeros(idx.size, dtype=bool),
                     "clean_proba": arrays.get("clean_mask", np.empty(0)).astype(np.float64),
-                    "proposed": np.full(idx.size, -1, dtype=np.int64)}
+                    "proposed": np.full(idx.size, -1, dtype=np.int64),
+                    "pool_clean_proba": np.ones(idx.size)}
         for name, kind in (("clean_mask", "b"), ("clean_score", "f"), ("label_round", "iu"),
-                           ("reviewed", "b"), ("clean_proba", "f"), ("proposed", "iu")):
+                           ("reviewed", "b"), ("clean_proba", "f"), ("proposed", "iu"),
+                           ("pool_clean_proba", "f")):
             a = arrays.get(name)
             if a is None and name in defaults:  # files written before these existed
                 a = defaults[name]
@@ -207,4 +222,6 @@ class Ledger:
                    reviewed=checked["reviewed"].astype(bool),
                    clean_proba=checked["clean_proba"].astype(np.float64),
                    proposed=checked["proposed"].astype(np.int64),
-                   proposal_proba=proposal_proba.astype(np.float64), corrections=list(corrections))
+                   proposal_proba=proposal_proba.astype(np.float64), corrections=list(corrections),
+                   pool_clean_proba=np.clip(checked["pool_clean_proba"], 0.0, 1.0)
+                   .astype(np.float64))

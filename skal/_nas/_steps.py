@@ -74,6 +74,26 @@ def selection_covering(est) -> np.ndarray:
     return ledger.idx[clean]
 
 
+def selection_weights(est, covering: np.ndarray) -> np.ndarray | None:
+    """How much each covering label's coverage counts (``pool_doubt_weight``), or ``None``.
+
+    A label the filter keeps but its second look from the pool doubts
+    (``pool_clean_proba`` below 0.5) covers with ``pool_doubt_weight``: a
+    strategy with graded coverage (MaxHerding) then returns to its region when
+    the region is worth it, instead of trusting it fully or re-buying it at
+    once (on the digits, dropping such labels from coverage altogether gained
+    nothing, since the second look doubts right labels too).
+    """
+    w = est.pool_doubt_weight
+    if not (est.noise_aware and filter_active(est)) or w >= 1.0 or covering.size == 0:
+        return None
+    ledger = est._ledger
+    doubted = ledger.pool_clean_proba[ledger.positions_of(covering)] < 0.5
+    if not doubted.any():
+        return None
+    return np.where(doubted, float(w), 1.0)
+
+
 def _configure_strategy(est) -> None:
     params = est.strategy_.get_params(deep=False)
     c = n_classes(est)
@@ -101,8 +121,16 @@ def select_share(est, X: np.ndarray, size: int) -> np.ndarray:
             # Cold start: a model-based strategy has no model before the
             # first round, so the first picks are random.
             strategy = RandomSampling(random_state=int(est._rng.integers(0, 2**31 - 1)))
-    return strategy.select(X, size, labeled=est._ledger.idx,
-                           covering=selection_covering(est), estimator=estimator)
+    covering = selection_covering(est)
+    graded = {}
+    if getattr(strategy, "graded_coverage", False):
+        # Only strategies that grade coverage get weights (a strategy of the
+        # user's may override ``select`` without the keyword).
+        weights = selection_weights(est, covering)
+        if weights is not None:
+            graded["covering_weight"] = weights
+    return strategy.select(X, size, labeled=est._ledger.idx, covering=covering,
+                           estimator=estimator, **graded)
 
 
 def _filter_keywords(flt) -> set[str]:
@@ -149,16 +177,22 @@ def run_filter(est, X: np.ndarray | None) -> None:
     m = float(est.noise_momentum)
     score = m * ledger.clean_score + (1.0 - m) * decision if m > 0 else decision
     ledger.set_decisions(score, _clean_proba(flt, ledger.size), _proposed(est, flt, ledger.size),
-                         _proposal_proba(est, flt, ledger.size))
+                         _proposal_proba(est, flt, ledger.size),
+                         _per_label_proba(flt, "pool_clean_proba_", ledger.size))
 
 
 def _clean_proba(flt, n: int) -> np.ndarray | None:
     """The filter's clean probabilities, when it gives them (``clean_proba_``)."""
-    proba = getattr(flt, "clean_proba_", None)
-    if proba is None and getattr(flt, "votes_", None) is not None:
+    if getattr(flt, "clean_proba_", None) is None and getattr(flt, "votes_", None) is not None:
         # Vote-based filters (GraphFilter, ClusterVoteFilter) score each label
         # with its calibrated posterior probability of being clean.
-        proba = getattr(flt, "scores_", None)
+        return _per_label_proba(flt, "scores_", n)
+    return _per_label_proba(flt, "clean_proba_", n)
+
+
+def _per_label_proba(flt, name: str, n: int) -> np.ndarray | None:
+    """The filter's attribute ``name``: one finite probability per label, else ``None``."""
+    proba = getattr(flt, name, None)
     if proba is None:
         return None
     proba = np.asarray(proba, dtype=np.float64)

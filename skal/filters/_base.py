@@ -146,7 +146,7 @@ class NoiseFilter(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
         # Per-label extras a filter may give (proposed labels, clean
         # probabilities) must never outlive the fit that made them.
         for extra_attr in ("proposed_labels_", "proposal_proba_", "clean_proba_", "noise_rate_",
-                           "temperature_"):
+                           "pool_clean_proba_", "temperature_"):
             self.__dict__.pop(extra_attr, None)
         if n_classes < 2:
             scores = np.ones(X.shape[0])

@@ -18,6 +18,7 @@ from ._finer_communities import match_finer_communities_to_classes
 from ._geometric_median import _leave_one_out_geometric_medians, geometric_median
 from ._naming import unnamed_label_posteriors
 from ._pool import _dense, filter_pool_view
+from ._spectral_view import spectral_clean_proba
 
 __all__ = ["CentroidFilter", "geometric_median"]
 
@@ -231,6 +232,15 @@ class CentroidFilter(NoiseFilter):
         labels do not name, the posterior of its community's class (over
         ``classes_``); rows of zeros for every other label. ``None`` when no
         label got one.
+    pool_clean_proba_ : ndarray of shape (n_samples,) or None
+        With ``anchor_to_pool`` and a pool: the probability that each label
+        is right by a second look, the same centroid rule read in the pool's
+        spectral embedding (each label against its class's centre there,
+        computed without it), calibrated the same way; 1 for a class's only
+        label. ``None`` without a pool, or when the pool's kNN graph has
+        more connected components than classes. It does not change the
+        filter's decision; ``NoiseAwareActiveLearner(pool_doubt_weight=...)``
+        lets a kept label it doubts cover its region less during selection.
     noise_rate_ : float
         The fitted noise rate of that model.
     temperature_ : float
@@ -351,6 +361,10 @@ class CentroidFilter(NoiseFilter):
         dist[rows, y] = self._own_distance_without(Z, y, centers, judged, own)
         self.clean_proba_, self.noise_rate_, self.temperature_ = \
             channel_calibrated_clean_proba(-dist**2, y, judged)
+        # The second look from the pool's spectral embedding (NAS selection
+        # reads it: ``NoiseAwareActiveLearner(pool_doubt_weight=...)``).
+        self.pool_clean_proba_ = (None if pool is None
+                                  else spectral_clean_proba(pool[0], pool[1], y, n_classes, seed))
         threshold = 0.0
         if self.limit_to_noise_rate:
             flagged = np.flatnonzero(~keep & judged)

@@ -140,6 +140,14 @@ def _cluster_qr(vectors: np.ndarray) -> np.ndarray:
     return np.abs(vectors @ (left @ right)).argmax(axis=1)
 
 
+def community_seed(view: PoolView, seed: int | None) -> int:
+    """``seed``, or for an unseeded filter one draw per pool, kept for its later calls."""
+    if seed is None:
+        seed = view.__dict__.setdefault("_unseeded_community_seed",
+                                        int(np.random.default_rng().integers(0, 2**31 - 1)))
+    return int(seed)
+
+
 def pool_communities(view: PoolView, n_communities: int, seed: int | None):
     """Spectral communities of the pool's kNN graph, cached on ``view`` per ``(k, seed)``.
 
@@ -168,10 +176,7 @@ def pool_communities(view: PoolView, n_communities: int, seed: int | None):
         components than communities (no single cut exists).
     """
     cache = view.__dict__.setdefault("_communities", {})
-    if seed is None:
-        # One draw per pool, kept for the unseeded filter's later calls.
-        seed = view.__dict__.setdefault("_unseeded_community_seed",
-                                        int(np.random.default_rng().integers(0, 2**31 - 1)))
+    seed = community_seed(view, seed)
     key = (int(n_communities), int(seed))
     if key not in cache:
         rows, affinity, _, sampled = _knn_affinity(view, int(seed))

@@ -47,6 +47,10 @@ class QueryStrategy(BaseEstimator, metaclass=ABCMeta):
     requires_estimator: bool = False
     #: Whether the ``covering`` argument changes the strategy's picks (NAS).
     uses_covering: bool = False
+    #: Whether coverage is graded, so that ``covering_weight`` can scale a
+    #: covering point's share of it (MaxHerding's kernel). Other strategies
+    #: count every covering point fully.
+    graded_coverage: bool = False
     #: Whether the strategy reads ``X`` only through ``estimator`` (sparse
     #: pools are then passed through untouched) rather than as embeddings.
     passes_X_to_estimator: bool = False
@@ -54,7 +58,7 @@ class QueryStrategy(BaseEstimator, metaclass=ABCMeta):
     _parameter_constraints: dict = {"random_state": RANDOM_STATE_CONSTRAINT}
 
     def select(self, X: Any, budget: int, *, labeled: Any = None, covering: Any = None,
-               estimator: Any = None) -> np.ndarray:
+               estimator: Any = None, covering_weight: Any = None) -> np.ndarray:
         """Select ``budget`` pool indices to send to the annotator.
 
         Parameters
@@ -70,6 +74,12 @@ class QueryStrategy(BaseEstimator, metaclass=ABCMeta):
             predicted-clean points here). Defaults to all of ``labeled``.
         estimator : object, optional
             A fitted model, for model-based strategies.
+        covering_weight : array-like of float in (0, 1], optional
+            One weight per ``covering`` index: how much of its coverage counts
+            (NAS passes less than 1 for labels it is unsure of). Strategies
+            with graded coverage (``graded_coverage``, MaxHerding) scale the
+            point's kernel by it; the others count every covering point
+            fully. Defaults to 1 for all.
 
         Returns
         -------
@@ -93,6 +103,7 @@ class QueryStrategy(BaseEstimator, metaclass=ABCMeta):
                     f"covering must be a subset of labeled; {extra.size} index(es) are not labeled, "
                     f"e.g. {extra[:5].tolist()}"
                 )
+        covering_weight = _check_covering_weight(covering_weight, covering.size)
         budget = check_budget(budget, n - labeled.size)
         if self.requires_estimator:
             if estimator is None:
@@ -105,9 +116,12 @@ class QueryStrategy(BaseEstimator, metaclass=ABCMeta):
                     f"estimator must implement predict_proba, got {type(estimator).__name__}"
                 )
         rng = check_random_state(self.random_state)
+        graded = {}
+        if self.graded_coverage and covering_weight is not None:
+            graded["covering_weight"] = covering_weight
         picks = np.asarray(
             self._select(X, budget, labeled=labeled, covering=covering,
-                         estimator=estimator, rng=rng),
+                         estimator=estimator, rng=rng, **graded),
             dtype=np.int64,
         )
         self._check_picks(picks, budget, labeled, n)
@@ -248,6 +262,24 @@ class CoverageStrategyMixin:
     """
 
     uses_covering = True
+
+
+def _check_covering_weight(weight: Any, n_covering: int) -> np.ndarray | None:
+    """``covering_weight`` as a float array, one value in (0, 1] per covering index."""
+    if weight is None:
+        return None
+    try:
+        w = np.asarray(weight, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError("covering_weight must be an array of numbers, one per covering "
+                        "index") from None
+    if w.shape != (n_covering,):
+        raise ValueError(f"covering_weight must hold one weight per covering index "
+                         f"({n_covering}), got shape {w.shape}")
+    if not np.all(np.isfinite(w)) or (w <= 0).any() or (w > 1).any():
+        raise ValueError("covering_weight must lie in (0, 1]; leave a point out of covering "
+                         "to ignore its coverage")
+    return w
 
 
 def random_choice_unlabeled(n: int, budget: int, labeled: np.ndarray,

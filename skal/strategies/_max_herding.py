@@ -375,23 +375,37 @@ class MaxHerding(CoverageStrategyMixin, QueryStrategy):
         self.device = device
         self.random_state = random_state
 
+    graded_coverage = True
+
     def initial_coverage(self, rows: _KernelRows, labeled: np.ndarray,
-                         covering: np.ndarray) -> np.ndarray:
-        """``m(y)`` from the covering points and the down-weighted other labeled points."""
-        m = rows.max_over(covering)
+                         covering: np.ndarray,
+                         covering_weight: np.ndarray | None = None) -> np.ndarray:
+        """``m(y)`` from the covering points and the down-weighted other labeled points.
+
+        With ``covering_weight``, a covering point ``c`` counts as
+        ``w_c * k(c, y)``: ``m(y) = max_c w_c k(c, y)``.
+        """
+        if covering_weight is None or (covering_weight >= 1.0).all():
+            m = rows.max_over(covering)
+        else:
+            m = rows.max_over(covering[covering_weight >= 1.0])
+            partial = covering_weight < 1.0
+            # One kernel pass per distinct weight (NAS passes one or two).
+            for w in np.unique(covering_weight[partial]):
+                np.maximum(m, w * rows.max_over(covering[covering_weight == w]), out=m)
         noisy = np.setdiff1d(labeled, covering)
         if noisy.size and self.noisy_weight > 0:
             np.maximum(m, self.noisy_weight * rows.max_over(noisy), out=m)
         return m
 
-    def _select(self, X, budget, *, labeled, covering, estimator, rng):
+    def _select(self, X, budget, *, labeled, covering, estimator, rng, covering_weight=None):
         if self.bandwidth == "auto":
             self.bandwidth_ = median_bandwidth(X, random_state=rng)
         else:
             self.bandwidth_ = float(self.bandwidth)
         rows = _KernelRows(X, self.bandwidth_, self.kernel, self.block_rows, self.device,
                            cache_bytes=self.cache_bytes)
-        m = self.initial_coverage(rows, labeled, covering)
+        m = self.initial_coverage(rows, labeled, covering, covering_weight)
         selectable = np.ones(X.shape[0], dtype=bool)
         selectable[labeled] = False
         candidates = np.flatnonzero(selectable)
