@@ -30,15 +30,7 @@ def test_weighted_coverage_matches_the_dense_greedy(blobs):
     picks = s.select(blobs, 8, labeled=labeled, covering=covering, covering_weight=weight)
     # The greedy starts from m(y) = max_c w_c k(c, y).
     m0 = (weight[:, None] * K[covering]).max(axis=0)
-    m = m0.copy()
-    taken = list(labeled)
-    for p, g in zip(picks, s.gains_):
-        score = np.maximum(K - m[None, :], 0.0).mean(axis=1)
-        score[taken] = -np.inf
-        assert score[p] == pytest.approx(score.max(), rel=1e-7, abs=1e-12)
-        assert g == pytest.approx(score[p], rel=1e-7, abs=1e-12)
-        m = np.maximum(m, K[p])
-        taken.append(p)
+    check_is_greedy(K, picks, s.gains_, labeled, covering, 0.0, m0=m0)
     # Weights of 1 are no weights at all.
     ones = s.select(blobs, 8, labeled=labeled, covering=covering,
                     covering_weight=np.ones(covering.size))
@@ -105,16 +97,22 @@ def test_no_second_look_where_the_graph_falls_apart():
                                 np.array([0, 0, 1, 1]), 2, seed=0) is None
 
 
-def test_the_filter_reports_its_second_look_without_changing_its_decision():
-    X, group = _two_groups()
+def test_the_filter_reports_its_second_look_without_changing_its_decision(monkeypatch):
+    X, _ = _two_groups()
     positions = np.array([0, 1, 2, 40, 41, 42, 43])
     y = np.array([0, 0, 0, 0, 1, 1, 1])
-    flt = CentroidFilter(random_state=0)
-    keep = flt.fit_filter(X[positions], y, X_pool=X, sample_indices=positions)
+    fits = {}
+    for name, look in (("with", spectral_clean_proba), ("without", lambda *a: None)):
+        monkeypatch.setattr("skal.filters._centroid.spectral_clean_proba", look)
+        fits[name] = CentroidFilter(random_state=0)
+        fits[name].fit_filter(X[positions], y, X_pool=X, sample_indices=positions)
+    flt = fits["with"]
     assert flt.pool_clean_proba_.shape == (7,) and flt.pool_clean_proba_[3] < 0.5
-    plain = CentroidFilter(random_state=0)
-    plain.fit_filter(X[positions], y, X_pool=X, sample_indices=positions)
-    np.testing.assert_array_equal(keep, plain.clean_mask_)
+    assert fits["without"].pool_clean_proba_ is None
+    # The decision, the probabilities and the proposals do not depend on it.
+    np.testing.assert_array_equal(flt.clean_mask_, fits["without"].clean_mask_)
+    np.testing.assert_array_equal(flt.clean_proba_, fits["without"].clean_proba_)
+    np.testing.assert_array_equal(flt.proposed_labels_, fits["without"].proposed_labels_)
     # Without the pool there is no second look, and none survives a refit.
     flt.fit_filter(X[positions], y)
     assert flt.pool_clean_proba_ is None

@@ -22,9 +22,12 @@ def naive_coverage(K, labeled, covering, w):
     return m
 
 
-def check_is_greedy(K, picks, gains, labeled, covering, w):
-    """Each pick maximises mean_y max(k(x, y) - m(y), 0) given the previous picks."""
-    m = naive_coverage(K, labeled, covering, w)
+def check_is_greedy(K, picks, gains, labeled, covering, w, m0=None):
+    """Each pick maximises mean_y max(k(x, y) - m(y), 0) given the previous picks.
+
+    ``m0`` is the coverage the greedy starts from (default: the labeled points').
+    """
+    m = naive_coverage(K, labeled, covering, w) if m0 is None else m0.copy()
     taken = list(labeled)
     for p, g in zip(picks, gains):
         score = np.maximum(K - m[None, :], 0.0).mean(axis=1)
