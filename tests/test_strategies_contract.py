@@ -117,6 +117,23 @@ def test_coverage_strategies_take_noisy_weight(cls):
 
 
 @pytest.mark.parametrize("cls", STRATEGIES, ids=IDS)
+def test_covering_weight_of_ones_changes_nothing_and_ungraded_strategies_ignore_it(cls, pool):
+    X, _, labeled, clf = pool
+    covering = labeled[:4]
+    plain = _select(cls(random_state=0), X, 6, clf, labeled=labeled, covering=covering)
+    ones = _select(cls(random_state=0), X, 6, clf, labeled=labeled, covering=covering,
+                   covering_weight=np.ones(covering.size))
+    np.testing.assert_array_equal(ones, plain)
+    partial = _select(cls(random_state=0), X, 6, clf, labeled=labeled, covering=covering,
+                      covering_weight=np.full(covering.size, 0.3))
+    if not cls.graded_coverage:
+        np.testing.assert_array_equal(partial, plain)
+    with pytest.raises(ValueError, match="covering_weight"):
+        _select(cls(random_state=0), X, 6, clf, labeled=labeled, covering=covering,
+                covering_weight=np.ones(covering.size + 1))
+
+
+@pytest.mark.parametrize("cls", STRATEGIES, ids=IDS)
 @pytest.mark.parametrize("bad", ["nan", "inf"])
 def test_non_finite_X_is_rejected(cls, bad, pool):
     X, _, labeled, clf = pool
