@@ -45,7 +45,8 @@ def spectral_clean_proba(view: PoolView, positions: np.ndarray, y: np.ndarray, n
     positions : ndarray of int
         The pool row of each label.
     y : ndarray of int
-        The given labels, encoded ``0 .. n_classes - 1``.
+        The given labels, encoded ``0 .. n_classes - 1``, every class held by
+        at least one label (as a filter encodes them).
     n_classes : int
         The number of classes the labels hold; the embedding has as many
         columns.
@@ -80,11 +81,8 @@ def spectral_clean_proba(view: PoolView, positions: np.ndarray, y: np.ndarray, n
     counts = np.bincount(y, minlength=n_classes)
     centres = np.zeros((n_classes, E.shape[1]))
     np.add.at(centres, y, E)
-    seen = counts > 0
-    centres[seen] /= counts[seen, None]
+    centres /= counts[:, None]
     d2 = ((E[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2)
-    # A class nobody named is no candidate.
-    d2[:, ~seen] = np.inf
     judged = counts[y] >= 2
     if judged.sum() < 2:
         return None
@@ -94,6 +92,5 @@ def spectral_clean_proba(view: PoolView, positions: np.ndarray, y: np.ndarray, n
     n_own = counts[y[own]][:, None]
     loo = (n_own * centres[y[own]] - E[own]) / (n_own - 1)
     d2[own, y[own]] = ((E[own] - loo) ** 2).sum(axis=1)
-    scores = np.where(np.isfinite(d2), -d2, -1e12)
-    proba, _, _ = channel_calibrated_clean_proba(scores, y, judged)
+    proba, _, _ = channel_calibrated_clean_proba(-d2, y, judged)
     return proba
