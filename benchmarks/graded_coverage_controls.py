@@ -33,7 +33,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from paper_protocol import load, protocol_rows  # noqa: E402
+from paper_protocol import load, protocol_rows, with_learner_params  # noqa: E402
 from protocol_grid import Noise, Row, accuracy_by_seed, run_grid, write_records  # noqa: E402
 
 DEFAULT_ROW = "default"
@@ -66,19 +66,22 @@ def _install_control_hook() -> None:
 
     def selection_weights(est, covering):
         control = getattr(est, "_doubt_control", None)
+        weights = weights_of(est, covering)
         if control is None:
-            return weights_of(est, covering)
-        w = est.pool_doubt_weight
-        if not (est.noise_aware and _steps.filter_active(est)) or w >= 1.0 or covering.size == 0:
-            return None
+            return weights
         kind, value = control
+        w = est.pool_doubt_weight
         if kind == "random":
+            if not (est.noise_aware and _steps.filter_active(est)) or w >= 1.0 \
+                    or covering.size == 0:
+                return None
             doubted = est._doubt_draw[covering] < value
         else:
-            ledger = est._ledger
-            doubted = ledger.pool_clean_proba[ledger.positions_of(covering)] < 0.5
+            # The library's own doubts, split by the truth.
+            if weights is None:
+                return None
             wrong = est._true_noisy[covering]
-            doubted &= wrong if value == "wrong" else ~wrong
+            doubted = (weights < 1.0) & (wrong if value == "wrong" else ~wrong)
         return np.where(doubted, float(w), 1.0) if doubted.any() else None
 
     _steps.selection_weights = selection_weights
@@ -91,9 +94,11 @@ def rows(strategy: str, weight: float, random_rates=()) -> list[Row]:
     nas, train_only = base["nas"], base["train-only"]
 
     def variant(name, control, w):
+        build = with_learner_params(nas, {"pool_doubt_weight": w}).make
+
         def make(seed, is_noisy):
             _install_control_hook()
-            est = nas.make(seed, is_noisy).set_params(pool_doubt_weight=w)
+            est = build(seed, is_noisy)
             if control is not None:
                 est._doubt_control = control
                 est._true_noisy = np.asarray(is_noisy, dtype=bool)
