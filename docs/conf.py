@@ -135,6 +135,16 @@ BENCHMARK_PAGES = [
         "command": "python benchmarks/paper_protocol.py",
     },
     {
+        "doc": "nas_protocol_notebook",
+        "title": "NAS protocol: investigations, session by session",
+        "what": "The lab notebook behind the NAS learning curves: the earlier revisions of the "
+                "recommended default and how each was chosen, the earlier verdicts, and the "
+                "experiments on where NAS selection pays and where the gap to the perfect "
+                "filter sits, with the filter's earlier costs.",
+        "script": "benchmarks/paper_protocol.py",
+        "command": "python benchmarks/paper_protocol.py",
+    },
+    {
         "doc": "../coteaching",
         "title": "Co-Teaching: quality and speed",
         "what": "Clean test accuracy of Co-Teaching against plain training of the same MLP on "

@@ -1,7 +1,7 @@
 """The pool's communities: spectral clusters of its kNN graph, and where they pull class centres.
 
 A class centre made of 2 to 10 labels, half of them wrong, is pulled toward
-the regions its wrong labels sit in (``docs/benchmarks/nas_protocol.md``,
+the regions its wrong labels sit in (``docs/benchmarks/nas_protocol_notebook.md``,
 *What the filter lacks is the class centres*). The pool shows where the
 classes really are: on embeddings whose nearest neighbour is nearly always of
 the same class, the communities of the pool's kNN graph follow the classes

@@ -10,7 +10,7 @@ another region lies far from its class's centre there. Among the labels the
 centroid filter keeps on the digits at 50 % noise, this ranks the wrong ones
 below the right ones with an area under the ROC curve of 0.76-0.89 in rounds
 2-5, against 0.66-0.73 for the filter's own clean probability
-(``docs/benchmarks/nas_protocol.md``, ninth session).
+(``docs/benchmarks/nas_protocol_notebook.md``, ninth session).
 
 It is too unsure to drop labels by (training on fewer right labels costs
 more than the wrong ones removed), but NAS selection can let such labels
