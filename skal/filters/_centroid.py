@@ -58,7 +58,7 @@ class CentroidFilter(NoiseFilter):
         changed. On the digits (NAS, ``"relabel"``, ``noise_dropout="auto"``,
         10 seeds) it cost 0.3 points against the plain strategy without noise
         instead of 0.5-1.1 with ``None``, and was level with ``None`` at
-        20-50 % noise (``docs/benchmarks/nas_protocol.md``).
+        20-50 % noise (``docs/benchmarks/nas_protocol_notebook.md``).
     limit_to_noise_rate : bool, default=False
         Flag at most ``round(noise_rate_ * n_judged)`` labels, those furthest
         on the wrong side first. Nearest-centroid disagreement also flags
@@ -68,7 +68,7 @@ class CentroidFilter(NoiseFilter):
         (NAS, ``train_on="relabel"``, 5 seeds) it removes the cost of the
         filter at 0 % noise, but at 50 % noise and 20-40 labels the fitted
         rate falls short and MaxHerding loses 2.8 points, hence off by default
-        (``docs/benchmarks/nas_protocol.md``).
+        (``docs/benchmarks/nas_protocol_notebook.md``).
     cluster_agreement : bool, default=True
         When the pool is given (``X_pool`` with ``sample_indices``, or
         ``X_unlabeled``), ask it for a second opinion: the pool is cut into
@@ -87,7 +87,7 @@ class CentroidFilter(NoiseFilter):
         the default search's four cells (both strategies, 50 % and 30 %
         noise) on seeds 0-4 and 0.75 on seeds 5-9, mostly for MaxHerding at
         50 %, and nothing changed without noise
-        (``docs/benchmarks/nas_protocol.md``).
+        (``docs/benchmarks/nas_protocol_notebook.md``).
     pool_clusters : {"finer_communities", "kmeans", "communities"}, default="finer_communities"
         Which cut of the pool gives the second opinion
         (``cluster_agreement``). ``"kmeans"``: k-means cells, as many as
@@ -107,7 +107,7 @@ class CentroidFilter(NoiseFilter):
         (MaxHerding) and 0.7 (ProbCover) points at 50 % noise; what NAS
         selection adds at 50 % fell from +2.7 / +3.0 to +1.3 / +2.0 points,
         below the +2 the library aims at, which is why it did not become the
-        default (``docs/benchmarks/nas_protocol.md``).
+        default (``docs/benchmarks/nas_protocol_notebook.md``).
         ``"finer_communities"``: the same graph cut into a fifth more
         communities than classes (``round(1.2 * n_classes)``), every class
         named to one of them by the one-to-one assignment, and each community
@@ -127,7 +127,7 @@ class CentroidFilter(NoiseFilter):
         2.5 / 1.1 / 0.3 on forty more that no choice had used; on MNIST-5k
         (twenty seeds) it moved every cell by -0.4 to +0.9 points, within the
         0.5-point loss its adoption rule allowed
-        (``docs/benchmarks/nas_protocol.md``).
+        (``docs/benchmarks/nas_protocol_notebook.md``).
     anchor_to_pool : bool, default=True
         When the pool is given, move each class centre toward the pool
         community its labels point to before judging: the pool's kNN graph
@@ -177,7 +177,7 @@ class CentroidFilter(NoiseFilter):
         69.64 with the fading alone and 69.21 with ``min_class_count=1``
         alone, the same without noise; on the seeds not used to choose,
         72.36 against 71.89 (5-9) and 70.66 against 70.25 (10-29)
-        (``docs/benchmarks/nas_protocol.md``).
+        (``docs/benchmarks/nas_protocol_notebook.md``).
     soft_proposals : bool, default=True
         With ``anchor_to_pool``, a doubted label in a pool community that no
         class is pulled toward (the labels there do not name it) is proposed
@@ -195,7 +195,7 @@ class CentroidFilter(NoiseFilter):
         labels of its region cannot give. On the digits (the paper protocol,
         forty seeds, paired with ``False``) it added 1.0 point at 50 % noise
         for ProbCover and MaxHerding, 0.9 and 0.7 at 30 %, and nothing
-        without noise (``docs/benchmarks/nas_protocol.md``). ``False``: the
+        without noise (``docs/benchmarks/nas_protocol_notebook.md``). ``False``: the
         proposals of the centroid rule and the pool clusters only (the default
         until the third revision of 2026-12-04).
     random_state : int, RandomState instance or None, default=None
