@@ -174,7 +174,9 @@ def find_label_issues(y: np.ndarray, proba: np.ndarray, *,
         if filter_by == "low_normalized_margin":
             others = proba.copy()
             others[np.arange(n), y] = -np.inf
-            own = own - others.max(axis=1)
+            # cleanlab's normalised margin, the same floats, so that exact ties
+            # (coarse probabilities) sort in the same order as cleanlab's.
+            own = (own - others.max(axis=1) + 1.0) / 2.0
         issues[np.argsort(own)[:n_issues]] = True
         return issues
     if filter_by == "confident_learning":
