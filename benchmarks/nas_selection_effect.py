@@ -105,6 +105,8 @@ def main(argv=None) -> int:
     p.add_argument("--filter", choices=sorted(FILTERS), default="centroid",
                    help="the filter of the non-ideal rows (the default's: centroid)")
     p.add_argument("--seeds", type=int, default=10)
+    p.add_argument("--first-seed", type=int, default=0,
+                   help="seeds first-seed .. first-seed + seeds - 1 (the pools do not depend on it)")
     p.add_argument("--n-jobs", type=int, default=2)
     p.add_argument("--out", default="benchmarks/results/nas_selection_effect.csv")
     args = p.parse_args(argv)
@@ -119,7 +121,8 @@ def main(argv=None) -> int:
             for k in args.budget_scale:
                 spc = tuple(k * s for s in (1, 2, 3, 4, 5))
                 recs = run_grid(grid, X, y, Xt, yt, [Noise("symmetric", r) for r in args.noise],
-                                list(range(args.seeds)), samples_per_class=spc,
+                                list(range(args.first_seed, args.first_seed + args.seeds)),
+                                samples_per_class=spc,
                                 n_jobs=args.n_jobs, log=sys.stderr)
                 records += [{"pool": n, "modes": modes, "samples_per_class": f"{spc[0]}-{spc[-1]}",
                              **r} for r in recs]

@@ -46,6 +46,8 @@ import platform
 import sys
 import time
 
+import numpy as np
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -173,6 +175,24 @@ def with_learner_params(row: Row, params: dict) -> Row:
     return dataclasses.replace(row, make=build)
 
 
+def map_labels(parser, spec: str, y, y_test):
+    """``y`` and ``y_test`` with class ``i`` replaced by the ``i``-th entry of ``spec``
+    (``--label-map``): merged classes span several regions of the pool, a controlled
+    change of cluster structure on real embeddings."""
+    try:
+        table = np.array([int(v) for v in spec.split(",")])
+    except ValueError:
+        parser.error(f"--label-map: expected comma-separated integers, got {spec!r}")
+    classes = np.unique(np.concatenate([y, y_test]))
+    if classes.min() < 0 or classes.max() >= table.size:
+        parser.error(f"--label-map has {table.size} entries; the labels run from "
+                     f"{classes.min()} to {classes.max()}")
+    merged = np.unique(table[classes])
+    if merged.size < 2 or not np.array_equal(merged, np.arange(merged.size)):
+        parser.error(f"--label-map must name classes 0..K-1 with K >= 2, got {merged.tolist()}")
+    return table[y], table[y_test]
+
+
 def _name_values(parser, option: str, items: list[str]) -> dict:
     """``NAME=VALUE`` items as a dict, each value read as JSON where it is JSON."""
     out = {}
@@ -213,6 +233,10 @@ def main(argv=None) -> int:
     p.add_argument("--budget-scale", type=int, default=1, metavar="K",
                    help="rounds of K, 2K, ..., 5K samples per class for a variant's run "
                         "(default 1: the paper's budgets)")
+    p.add_argument("--label-map", metavar="C0,C1,...",
+                   help="merge classes for a controlled run: class i becomes the i-th entry "
+                        "(e.g. 0,0,1,1,2,2,3,3,4,4 makes five classes of two digits each); the "
+                        "pool/test split is the protocol's, made on the original classes")
     p.add_argument("--n-jobs", type=int, default=2)
     p.add_argument("--out", required=True, help="CSV of every (row, noise, seed, round)")
     args = p.parse_args(argv)
@@ -224,6 +248,8 @@ def main(argv=None) -> int:
         p.error("--embeddings needs --labels")
     name = os.path.basename(args.embeddings) if args.embeddings else args.dataset
     X, X_test, y, y_test = load(args.dataset, args.embeddings, args.labels)
+    if args.label_map:
+        y, y_test = map_labels(p, args.label_map, y, y_test)
     schedule = None if args.delta_schedule == "none" else args.delta_schedule
     rows = [r for s in args.strategies.split(",")
             for r in protocol_rows(s.strip(), args.rows, filter_params, schedule)]
@@ -250,6 +276,7 @@ def main(argv=None) -> int:
                  + (f" delta_schedule={args.delta_schedule}"
                     if args.delta_schedule != "default" else "")
                  + (f" budget_scale={args.budget_scale}" if args.budget_scale != 1 else "")
+                 + (f" label_map={args.label_map}" if args.label_map else "")
                  + "\n")
         w = csv.DictWriter(fh, fieldnames=["dataset", *records[0]])
         w.writeheader()

@@ -122,3 +122,45 @@ def test_learner_params_reach_every_row_and_are_named_in_the_header(tmp_path, mo
         assert {r["row"] for r in csv.DictReader(fh)} == {r.name for r in rows}
     with pytest.raises(SystemExit):
         paper_protocol.main(["--learner-param", "pool_doubt_weight", "--out", str(out)])
+
+
+def test_label_map_merges_classes_after_the_protocol_split():
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    y, y_test = np.array([0, 1, 2, 3, 9, 8]), np.array([5, 4, 7, 6])
+    merged, merged_test = paper_protocol.map_labels(parser, "0,0,1,1,2,2,3,3,4,4", y, y_test)
+    np.testing.assert_array_equal(merged, [0, 0, 1, 1, 4, 4])
+    np.testing.assert_array_equal(merged_test, [2, 2, 3, 3])
+    X, X_test, y10, _ = paper_protocol.load("digits")
+    _, _, y5, _ = paper_protocol.load("digits")
+    y5 = paper_protocol.map_labels(parser, "0,1,2,3,4,0,1,2,3,4", y5, y5)[0]
+    np.testing.assert_array_equal(y5, y10 % 5)  # same pool rows, labels mapped in place
+    for bad in ("0,0,1", "a,b", "1,1,2,2,3,3,4,4,5,5", "0,0,0,0,0,0,0,0,0,0"):
+        with pytest.raises(SystemExit):
+            paper_protocol.map_labels(parser, bad, y, y_test)
+
+
+def test_label_map_sets_the_budgets_from_the_merged_classes(tmp_path):
+    import csv
+
+    out = tmp_path / "rows.csv"
+    paper_protocol.main(["--dataset", "digits", "--strategies", "MaxHerding", "--rows",
+                         "defaults", "--noise", "0.5", "--asym", "--seeds", "1", "--n-jobs",
+                         "1", "--label-map", "0,0,1,1,2,2,3,3,4,4", "--out", str(out)])
+    with open(out) as fh:
+        assert "label_map=0,0,1,1,2,2,3,3,4,4" in fh.readline()
+        rows = list(csv.DictReader(fh))
+    plain = [int(r["n_labeled"]) for r in rows if r["row"] == "plain"]
+    assert plain == [10, 20, 30, 40, 50]  # ceil(spc * 5 / 0.5)
+
+
+def test_selection_experiment_first_seed_shifts_the_seeds(tmp_path):
+    import csv
+
+    effect = pytest.importorskip("nas_selection_effect")
+    out = tmp_path / "effect.csv"
+    effect.main(["--modes", "1", "--pool", "300", "--noise", "0.5", "--strategies", "MaxHerding",
+                 "--seeds", "1", "--first-seed", "7", "--n-jobs", "1", "--out", str(out)])
+    with open(out) as fh:
+        assert {r["seed"] for r in csv.DictReader(fh)} == {"7"}
