@@ -61,7 +61,7 @@ from skal.datasets import (  # noqa: E402
     load_mnist5k_embeddings,
 )
 from skal.demo import RECOMMENDED_DELTA_POLICY  # noqa: E402
-from skal.filters import CentroidFilter  # noqa: E402
+from skal.filters import CentroidFilter, GraphFilter  # noqa: E402
 
 #: The recommended default per coverage strategy, chosen on the digits only
 #: (benchmarks/nas_default_search.py, committed in benchmarks/results/).
@@ -74,6 +74,9 @@ RECOMMENDED = {
 }
 STRATEGIES = {"ProbCover": lambda: ProbCover(delta="auto"), "MaxHerding": MaxHerding}
 MODES = ("clean", "all", "weighted", "relabel")
+#: ``--filter``: filters that can stand in for the recommended one in a variant's run
+#: (the rows keep the default's training mode, dropout and δ schedule).
+FILTERS = {"CentroidFilter": CentroidFilter, "GraphFilter": GraphFilter}
 ROW_SETS = ("full", "defaults")
 
 
@@ -93,21 +96,26 @@ def policy_of(strategy: str, delta_schedule: str | None = "default") -> str | No
 
 def protocol_rows(strategy: str, row_set: str = "full",
                   filter_params: dict | None = None, delta_schedule: str | None = "default",
-                  ) -> list[Row]:
+                  filter_name: str | None = None) -> list[Row]:
     """The rows of one strategy; ``"defaults"`` keeps plain, train-only, the default and ideal.
 
     ``filter_params`` are passed to the recommended filter (a variant's run);
     ``delta_schedule`` replaces the recommended δ policy of ProbCover
-    (``"default"``: the recommended one; ``None``: no schedule).
+    (``"default"``: the recommended one; ``None``: no schedule); ``filter_name``
+    (a key of :data:`FILTERS`) swaps the recommended filter for another, whose NAS
+    row in the default's training mode is then marked ``(default's mode)``.
     """
     strat = STRATEGIES[strategy]
     rec = RECOMMENDED[strategy]
     base, dropout, default_mode = rec["filter"], rec["noise_dropout"], rec["train_on"]
+    fname = rec["filter_name"]
+    swapped = filter_name is not None and filter_name != fname
+    if swapped:
+        base, fname = FILTERS[filter_name], filter_name
     params = dict(filter_params or {})
 
     def flt():
         return base(**params)
-    fname = rec["filter_name"]
     policy = policy_of(strategy, delta_schedule)
 
     def schedule():
@@ -139,7 +147,8 @@ def protocol_rows(strategy: str, row_set: str = "full",
     ]
     for mode in MODES:
         if row_set == "full" or mode == default_mode:
-            default = " (default)" if mode == default_mode else ""
+            default = ("" if mode != default_mode
+                       else " (default's mode)" if swapped else " (default)")
             rows.append(Row(f"NAS + {fname}, train_on={mode}{default}", strategy, "nas",
                             nas(mode), train_on=mode))
     rows += [
@@ -233,6 +242,9 @@ def main(argv=None) -> int:
     p.add_argument("--budget-scale", type=int, default=1, metavar="K",
                    help="rounds of K, 2K, ..., 5K samples per class for a variant's run "
                         "(default 1: the paper's budgets)")
+    p.add_argument("--filter", choices=sorted(FILTERS), default=None,
+                   help="another filter in place of the recommended one for a variant's run "
+                        "(the default's training mode, dropout and δ schedule)")
     p.add_argument("--label-map", metavar="C0,C1,...",
                    help="merge classes for a controlled run: class i becomes the i-th entry "
                         "(e.g. 0,0,1,1,2,2,3,3,4,4 makes five classes of two digits each); the "
@@ -252,7 +264,7 @@ def main(argv=None) -> int:
         y, y_test = map_labels(p, args.label_map, y, y_test)
     schedule = None if args.delta_schedule == "none" else args.delta_schedule
     rows = [r for s in args.strategies.split(",")
-            for r in protocol_rows(s.strip(), args.rows, filter_params, schedule)]
+            for r in protocol_rows(s.strip(), args.rows, filter_params, schedule, args.filter)]
     if learner_params:
         rows = [with_learner_params(r, learner_params) for r in rows]
     noises = [Noise("symmetric", r) for r in args.noise] + [Noise("asymmetric", r)
@@ -277,6 +289,7 @@ def main(argv=None) -> int:
                     if args.delta_schedule != "default" else "")
                  + (f" budget_scale={args.budget_scale}" if args.budget_scale != 1 else "")
                  + (f" label_map={args.label_map}" if args.label_map else "")
+                 + (f" filter={args.filter}" if args.filter else "")
                  + "\n")
         w = csv.DictWriter(fh, fieldnames=["dataset", *records[0]])
         w.writeheader()

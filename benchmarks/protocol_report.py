@@ -122,7 +122,8 @@ TARGETS = {"digits": {"symm 50%": (13.0, 0.70, 2.0), "symm 30%": (6.0, None, 0.0
 
 def _pick(stats: dict, kind: str, default: bool = False) -> dict | None:
     for name, s in stats.items():
-        if s["kind"] == kind and (not default or "(default)" in name):
+        # "(default's mode)": the default's NAS row with another filter (--filter)
+        if s["kind"] == kind and (not default or "(default" in name):
             return s
     return None
 

@@ -164,3 +164,19 @@ def test_selection_experiment_first_seed_shifts_the_seeds(tmp_path):
                  "--seeds", "1", "--first-seed", "7", "--n-jobs", "1", "--out", str(out)])
     with open(out) as fh:
         assert {r["seed"] for r in csv.DictReader(fh)} == {"7"}
+
+
+def test_filter_option_swaps_the_filter_and_keeps_the_default_pipeline():
+    from skal.filters import GraphFilter
+
+    is_noisy = np.zeros(50, dtype=bool)
+    rows = paper_protocol.protocol_rows("ProbCover", "defaults", filter_name="GraphFilter")
+    built = {r.name: r.make(0, is_noisy) for r in rows}
+    nas = built["NAS + GraphFilter, train_on=relabel (default's mode)"]
+    assert isinstance(nas.noise_filter, GraphFilter) and nas.noise_aware
+    assert nas.train_on == paper_protocol.RECOMMENDED["ProbCover"]["train_on"]
+    assert nas.delta_schedule.policy == paper_protocol.RECOMMENDED["ProbCover"]["delta_schedule"]
+    assert isinstance(built["GraphFilter, train only"].noise_filter, GraphFilter)
+    same = paper_protocol.protocol_rows("ProbCover", "defaults", filter_name="CentroidFilter")
+    assert [r.name for r in same] == [r.name for r in paper_protocol.protocol_rows(
+        "ProbCover", "defaults")]
