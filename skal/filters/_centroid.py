@@ -255,6 +255,15 @@ class CentroidFilter(NoiseFilter):
 
     Notes
     -----
+    One centre per class is the filter's assumption. A class made of several
+    kinds of thing (two regions of the embedding that touch) has its centre
+    between them, and right labels of either kind can sit nearer another
+    class's centre: with the digits merged into five classes of two digits,
+    it doubts 20-32 % of the right labels when the annotator makes no
+    mistakes, against 2-5 % on the ten digits; ``anchor_to_pool=False`` doubts
+    about half as many (``docs/benchmarks/nas_protocol_notebook.md``, twelfth
+    session).
+
     A fit runs with BLAS held to one thread (``skal._threads.one_blas_thread``):
     its products are small (at most 2,048 pool rows at a time), and threaded
     BLAS pools spinning against each other and scikit-learn's kNN search made a
