@@ -22,7 +22,11 @@ embeddings:
   selection trusts every label), ``NAS <mode>`` for every training mode
   (clean, all, weighted, relabel; the recommended default is marked), and the
   ceiling: :class:`~skal.filters.IdealFilter`, told the true noise, used for
-  training only and with NAS.
+  training only and with NAS;
+- controlled variants: ``--filter-param`` / ``--learner-param`` /
+  ``--filter`` change the pipeline, ``--budget-scale`` the budgets, and
+  ``--label-map`` merges classes after the split (e.g. the digits as five
+  classes of two digits, each class spanning two regions of the pool).
 
 Run in the background and write the rows (one CSV per dataset)::
 
@@ -192,6 +196,9 @@ def map_labels(parser, spec: str, y, y_test):
         table = np.array([int(v) for v in spec.split(",")])
     except ValueError:
         parser.error(f"--label-map: expected comma-separated integers, got {spec!r}")
+    if not (np.issubdtype(np.asarray(y).dtype, np.integer)
+            and np.issubdtype(np.asarray(y_test).dtype, np.integer)):
+        parser.error("--label-map needs integer class labels 0..C-1")
     classes = np.unique(np.concatenate([y, y_test]))
     if classes.min() < 0 or classes.max() >= table.size:
         parser.error(f"--label-map has {table.size} entries; the labels run from "

@@ -139,6 +139,8 @@ def test_label_map_merges_classes_after_the_protocol_split():
     for bad in ("0,0,1", "a,b", "1,1,2,2,3,3,4,4,5,5", "0,0,0,0,0,0,0,0,0,0"):
         with pytest.raises(SystemExit):
             paper_protocol.map_labels(parser, bad, y, y_test)
+    with pytest.raises(SystemExit):  # string labels (own embeddings) cannot be mapped by index
+        paper_protocol.map_labels(parser, "0,1", np.array(["a", "b"]), np.array(["a"]))
 
 
 def test_label_map_sets_the_budgets_from_the_merged_classes(tmp_path):
