@@ -82,18 +82,24 @@ def test_selection_effect_table_pairs_seeds_by_hand():
     assert lines[3] == "| MaxHerding | 100 | 2 | 1-5 | symm 50% | Ideal | 85.0 | 90.0 | +5.0 ± 5.0 |"
 
 
-def test_budget_scale_multiplies_the_samples_per_class(tmp_path):
+def _plain_budgets(tmp_path, *options):
+    """Run MaxHerding's default rows on the digits at 50 % noise (one seed) with
+    ``options``; the CSV's header line and the plain row's labels per round."""
     import csv
 
     out = tmp_path / "rows.csv"
     paper_protocol.main(["--dataset", "digits", "--strategies", "MaxHerding", "--rows",
                          "defaults", "--noise", "0.5", "--asym", "--seeds", "1", "--n-jobs",
-                         "1", "--budget-scale", "2", "--out", str(out)])
+                         "1", *options, "--out", str(out)])
     with open(out) as fh:
         header = fh.readline()
         rows = list(csv.DictReader(fh))
+    return header, [int(r["n_labeled"]) for r in rows if r["row"] == "plain"]
+
+
+def test_budget_scale_multiplies_the_samples_per_class(tmp_path):
+    header, plain = _plain_budgets(tmp_path, "--budget-scale", "2")
     assert "budget_scale=2" in header
-    plain = [int(r["n_labeled"]) for r in rows if r["row"] == "plain"]
     # ceil(spc * C / (1 - r)) with spc = 2, 4, ..., 10, C = 10, r = 0.5
     assert plain == [40, 80, 120, 160, 200]
 
@@ -144,16 +150,8 @@ def test_label_map_merges_classes_after_the_protocol_split():
 
 
 def test_label_map_sets_the_budgets_from_the_merged_classes(tmp_path):
-    import csv
-
-    out = tmp_path / "rows.csv"
-    paper_protocol.main(["--dataset", "digits", "--strategies", "MaxHerding", "--rows",
-                         "defaults", "--noise", "0.5", "--asym", "--seeds", "1", "--n-jobs",
-                         "1", "--label-map", "0,0,1,1,2,2,3,3,4,4", "--out", str(out)])
-    with open(out) as fh:
-        assert "label_map=0,0,1,1,2,2,3,3,4,4" in fh.readline()
-        rows = list(csv.DictReader(fh))
-    plain = [int(r["n_labeled"]) for r in rows if r["row"] == "plain"]
+    header, plain = _plain_budgets(tmp_path, "--label-map", "0,0,1,1,2,2,3,3,4,4")
+    assert "label_map=0,0,1,1,2,2,3,3,4,4" in header
     assert plain == [10, 20, 30, 40, 50]  # ceil(spc * 5 / 0.5)
 
 
